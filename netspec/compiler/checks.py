@@ -1,0 +1,100 @@
+"""Whole-model checks after shape inference: loss/output pairing, resource guard, [expect]."""
+
+from __future__ import annotations
+
+from ..errors import Diagnostic
+from ..ir.graph import Graph
+from ..spec.models import Spec
+from .cost import Cost, human_bytes
+
+# Refuse models whose training state alone could not fit a machine (checked before allocating).
+MAX_PARAMS = 2_000_000_000
+MAX_TRAIN_BYTES = 64 * 2**30
+
+_OUTPUT_FOR = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def _output_key(spec: Spec) -> tuple:
+    i = len(spec.model.layers) - 1
+    last = spec.model.layers[-1]
+    key = "activation" if hasattr(last, "activation") else ("function" if last.type == "activation" else None)
+    return ("model", "layers", i) + ((key,) if key else ())
+
+
+def check_loss_output(spec: Spec, graph: Graph) -> list[Diagnostic]:
+    loss = spec.train.loss
+    out = graph.node(graph.output)
+    unit = out.op if out.op in ("softmax", "sigmoid", "relu", "tanh", "leaky_relu") else "identity"
+    want = _OUTPUT_FOR.get(loss)
+    path = _output_key(spec)
+    if want and unit != want:
+        return [
+            Diagnostic(
+                "loss-output",
+                f'loss "{loss}" needs a {want} output, but the last layer `{graph.output}` outputs '
+                f'{unit}; set activation = "{want}" on it (or change train.loss)',
+                path,
+            )
+        ]
+    if loss in ("mse", "mae") and unit in ("softmax", "sigmoid"):
+        fix = "cross_entropy" if unit == "softmax" else "binary_cross_entropy"
+        return [
+            Diagnostic(
+                "loss-output",
+                f'loss "{loss}" is for regression, but the last layer `{graph.output}` outputs {unit}; '
+                f'use train.loss = "{fix}" for classification, or activation = "identity" for regression',
+                path,
+            )
+        ]
+    if loss == "cross_entropy" and graph.output_shape[-1] == 1:
+        return [
+            Diagnostic(
+                "loss-output",
+                'softmax over 1 unit is always 1: use units >= 2, or 1 unit with "sigmoid" and '
+                '"binary_cross_entropy"',
+                ("model", "layers", len(spec.model.layers) - 1),
+            )
+        ]
+    return []
+
+
+def check_resources(graph: Graph, cost: Cost) -> list[Diagnostic]:
+    if cost.params > MAX_PARAMS or cost.train_bytes > MAX_TRAIN_BYTES:
+        big = max(graph.nodes, key=lambda n: sum(p.size for p in n.params.values()) or 0)
+        i = big.path[2] if len(big.path) > 2 else 0
+        return [
+            Diagnostic(
+                "too-large",
+                f"the model is too large to train: {cost.params:,} parameters, about "
+                f"{human_bytes(cost.train_bytes)} to train at batch {cost.batch} "
+                f"(limits: {MAX_PARAMS:,} parameters, {human_bytes(MAX_TRAIN_BYTES)}); "
+                f"the largest layer is `{big.layer}`",
+                ("model", "layers", i),
+            )
+        ]
+    return []
+
+
+def check_expect(spec: Spec, graph: Graph, cost: Cost) -> list[Diagnostic]:
+    e = spec.expect
+    if e is None:
+        return []
+    out: list[Diagnostic] = []
+
+    def fail(key: str, msg: str) -> None:
+        out.append(Diagnostic("expect", msg, ("expect", key)))
+
+    if e.params is not None and e.params != cost.params:
+        fail("params", f"expected {e.params:,} parameters, the model has {cost.params:,}")
+    if e.trainable_params is not None and e.trainable_params != cost.trainable:
+        fail("trainable_params", f"expected {e.trainable_params:,} trainable parameters, the model has {cost.trainable:,}")
+    if e.output_shape is not None:
+        got = list(graph.output_shape)
+        want = list(e.output_shape)
+        if want and want[0] != "batch":
+            want = ["batch", *want]
+        if got != want:
+            fail("output_shape", f"expected output shape {want}, the model gives {got}")
+    if e.max_flops is not None and cost.flops > e.max_flops:
+        fail("max_flops", f"expected at most {e.max_flops:,} FLOPs per sample, the model needs {cost.flops:,}")
+    return out

@@ -1,0 +1,92 @@
+"""The intermediate graph: named tensors, ops and parameters.
+
+Grammar (one line per node, as `netspec graph` prints it):
+
+    graph   := input node* output
+    input   := "input" ":" shape dtype
+    node    := name "=" op "(" tensor ("," tensor)* ")" attrs params ":" shape
+    shape   := "(" dim ("," dim)* ")"     dim := int | symbol   (dim 0 is always "batch")
+
+Every node produces one tensor named after the node. A layer lowers to one node, or two when it
+has a fused activation (`<layer>.pre` then `<layer>`), so a layer's name always names its output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+INPUT = "input"
+
+
+@dataclass
+class Param:
+    """A parameter or state tensor. `kind` is "weight", "bias" or "state" (e.g. batch-norm
+    running statistics: saved and exported, never trained or regularized)."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: str
+    fan_in: int = 1
+    fan_out: int = 1
+    kind: str = "weight"
+    trainable: bool = True
+    l1: float = 0.0
+    l2: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list[str]
+    attrs: dict
+    shape: Shape
+    layer: str
+    path: tuple = ()  # spec key path of the layer, for located errors
+    params: dict[str, Param] = field(default_factory=dict)  # role -> Param
+    dtype: str = "float32"
+    features_last: bool = False  # layout: (batch, time, features) rather than channels-first
+
+
+@dataclass
+class Graph:
+    name: str
+    input_shape: Shape
+    input_dtype: str
+    nodes: list[Node]
+    output: str
+    loss: str
+    input_name: str = INPUT
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def params(self) -> list[Param]:
+        return [p for n in self.nodes for p in n.params.values()]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.node(self.output).shape
+
+    def shape_of(self, tensor: str) -> Shape:
+        return self.input_shape if tensor == self.input_name else self.node(tensor).shape
+
+
+def format_shape(shape: Shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def concrete(shape: Shape, dims: dict[str, int]) -> tuple[int, ...]:
+    """Substitute symbolic dims (batch, time, ...) with sizes; unknown names count as 1."""
+    return tuple(d if isinstance(d, int) else dims.get(d, 1) for d in shape)

@@ -1,0 +1,50 @@
+"""add (elementwise, same shapes) and concat (along attrs["axis"], batch axis excluded)."""
+
+from __future__ import annotations
+
+from ..ir.graph import Shape
+from .registry import OpDef, ShapeError, register
+from .shapes import format_dims
+
+
+def add_infer(attrs: dict, ins: list[Shape]) -> Shape:
+    if len(ins) < 2:
+        raise ShapeError("add takes two or more `inputs`", "inputs")
+    for s in ins[1:]:
+        if s != ins[0]:
+            raise ShapeError(
+                "add needs inputs of the same shape, got "
+                + " and ".join(format_dims(s) for s in ins),
+                "inputs",
+            )
+    return ins[0]
+
+
+def concat_infer(attrs: dict, ins: list[Shape]) -> Shape:
+    if len(ins) < 2:
+        raise ShapeError("concat takes two or more `inputs`", "inputs")
+    rank = len(ins[0])
+    axis = attrs["axis"] % rank if -rank <= attrs["axis"] < rank else None
+    if axis is None or axis == 0:
+        raise ShapeError(f"axis must select a non-batch axis of rank-{rank} inputs", "axis")
+    total: int | str = 0
+    for s in ins:
+        if len(s) != rank or any(s[i] != ins[0][i] for i in range(rank) if i != axis):
+            raise ShapeError(
+                f"concat along axis {attrs['axis']} needs the other axes equal, got "
+                + " and ".join(format_dims(s) for s in ins),
+                "inputs",
+            )
+        if isinstance(s[axis], str) or isinstance(total, str):
+            total = f"{total}+{s[axis]}" if total != 0 else s[axis]
+        else:
+            total += s[axis]
+    return (*ins[0][:axis], total, *ins[0][axis + 1 :])
+
+
+def _free(attrs, ins, out) -> int:
+    return 0
+
+
+register(OpDef("add", add_infer))
+register(OpDef("concat", concat_infer, flops=_free))

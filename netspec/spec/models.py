@@ -1,0 +1,168 @@
+"""The whole spec (SPEC_LANGUAGE.md) as strict Pydantic models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from .layers import Layer, Strict
+from .types import Dim, Fraction, NonNegFloat, PosFloat, PosInt
+
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae")
+METRICS = ("accuracy", "precision", "recall", "f1", "mse", "mae", "rmse", "r2")
+CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+
+class Split(Strict):
+    train: Annotated[float, Field(gt=0, le=1)] = 0.8
+    val: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    test: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+    @model_validator(mode="after")
+    def _sums_to_one(self):
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must add up to 1, got {total:g}")
+        return self
+
+
+class Data(Strict):
+    path: str
+    target: str | None = None
+    features: list[str] | None = None
+    x_key: str = "x"
+    lengths_key: str | None = None
+    reshape: list[PosInt] | None = None
+    standardize: bool = False
+    split: Split = Split()
+    ordered_split: bool = False
+    series: str | None = None
+    window: PosInt | None = None
+    horizon: PosInt = 1
+
+    @model_validator(mode="after")
+    def _target_or_series(self):
+        if self.series is not None:
+            if self.target is not None:
+                raise ValueError("give either `target` or `series`, not both")
+            if self.window is None:
+                raise ValueError("`series` needs `window` (the number of steps per example)")
+        elif self.target is None and not self.path.endswith(".npz"):
+            raise ValueError("missing `target`: name the CSV column to predict (or use `series`)")
+        return self
+
+
+class Model(Strict):
+    input_shape: Annotated[list[Dim], Field(min_length=1)]
+    input_dtype: Literal["float32", "int64"] = "float32"
+    layers: Annotated[list[Layer], Field(min_length=1)]
+
+
+class SGD(Strict):
+    type: Literal["sgd"]
+    learning_rate: PosFloat = 0.01
+    momentum: Fraction = 0.0
+    nesterov: bool = False
+
+
+class Adam(Strict):
+    type: Literal["adam"]
+    learning_rate: PosFloat = 0.001
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.999
+    epsilon: PosFloat = 1e-8
+
+
+class RMSprop(Strict):
+    type: Literal["rmsprop"]
+    learning_rate: PosFloat = 0.001
+    rho: Fraction = 0.9
+    momentum: Fraction = 0.0
+    epsilon: PosFloat = 1e-8
+
+
+Optimizer = Annotated[Union[SGD, Adam, RMSprop], Field(discriminator="type")]  # noqa: UP007
+
+
+class Constant(Strict):
+    type: Literal["constant"]
+
+
+class StepSchedule(Strict):
+    type: Literal["step"]
+    step_size: PosInt
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+class Exponential(Strict):
+    type: Literal["exponential"]
+    gamma: Annotated[float, Field(gt=0, le=1)]
+
+
+class Cosine(Strict):
+    type: Literal["cosine"]
+    t_max: PosInt | None = None  # epochs; default: train.epochs
+    min_lr: NonNegFloat = 0.0
+
+
+Schedule = Annotated[Union[Constant, StepSchedule, Exponential, Cosine], Field(discriminator="type")]  # noqa: UP007
+
+
+class EarlyStopping(Strict):
+    monitor: str = "val_loss"
+    patience: PosInt = 5
+    min_delta: NonNegFloat = 0.0
+    restore_best: bool = True
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class Train(Strict):
+    epochs: PosInt
+    loss: Literal["cross_entropy", "binary_cross_entropy", "mse", "mae"]
+    batch_size: PosInt = 32
+    metrics: list[Literal["accuracy", "precision", "recall", "f1", "mse", "mae", "rmse", "r2"]] | None = None
+    optimizer: Optimizer = SGD(type="sgd")
+    schedule: Schedule = Constant(type="constant")
+    l1: NonNegFloat = 0.0
+    l2: NonNegFloat = 0.0
+    clip_norm: PosFloat | None = None
+    clip_value: PosFloat | None = None
+    shuffle: bool = True
+    early_stopping: EarlyStopping | None = None
+    init_from: str | None = None
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.loss in CLASSIFICATION_LOSSES else "regression"
+
+    @property
+    def resolved_metrics(self) -> list[str]:
+        if self.metrics is not None:
+            return list(self.metrics)
+        return ["accuracy"] if self.task == "classification" else ["rmse"]
+
+
+class Expect(Strict):
+    params: Annotated[int, Field(ge=0)] | None = None
+    trainable_params: Annotated[int, Field(ge=0)] | None = None
+    output_shape: list[Dim | Literal["batch"]] | None = None
+    max_flops: Annotated[int, Field(ge=0)] | None = None
+
+
+class Spec(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    data: Data | None = None
+    model: Model
+    train: Train
+    expect: Expect | None = None
+
+    # Where the spec came from: the file and a map of key paths to line/column.
+    _source: object = PrivateAttr(default=None)
+
+    @property
+    def source(self):
+        return self._source
