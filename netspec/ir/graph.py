@@ -33,8 +33,9 @@ class Param:
     fan_out: int = 1
     kind: str = "weight"
     trainable: bool = True
-    l1: float = 0.0
+    l1: float = 0.0  # the layer's own penalties (the global ones are added when training)
     l2: float = 0.0
+    regularized: bool = False  # weights of dense/conv/rnn/lstm/embedding; never biases or state
 
     @property
     def size(self) -> int:

@@ -1,0 +1,224 @@
+"""The Python API: everything the CLI does, as plain functions (the CLI calls these).
+
+    import netspec
+    spec = netspec.load("specs/digits_mlp.toml")
+    result = netspec.train(spec)                 # or train(spec, x=..., y=...) on arrays
+    print(result.metrics["test"])
+    model = netspec.load_run(result.run_dir)
+    probs = model.predict(x_raw)                 # standardization applied inside
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .compiler import Compiled, compile_spec
+from .errors import CheckpointError, NetspecError
+from .executor import ParamStore, Plan
+from .spec import Spec, load_spec
+from .train.evaluate import evaluate_arrays
+from .train.events import Event
+from .train.loop import Trainer, rng_tree
+from .train.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
+from .train.warm_start import warm_start
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def load(path: str | Path) -> Spec:
+    """Load and validate a spec file (raises SpecError with located diagnostics)."""
+    return load_spec(path)
+
+
+def compile(spec: Spec | str | Path, batch: int = 1) -> Compiled:  # noqa: A001 - mirrors the CLI verb
+    return compile_spec(spec if isinstance(spec, Spec) else load_spec(spec), batch=batch)
+
+
+def spec_dir(spec: Spec) -> Path:
+    src = spec.source
+    return Path(src.file).parent if src is not None and getattr(src, "file", "") else Path.cwd()
+
+
+@dataclass
+class Model:
+    """A compiled graph with trained parameters and what it needs to read raw inputs."""
+
+    spec: Spec
+    compiled: Compiled
+    store: ParamStore
+    standardizer: object | None = None
+    class_names: list[str] | None = None
+    plan: Plan = field(init=False)
+
+    def __post_init__(self):
+        self.plan = Plan(self.compiled.graph, self.store)
+
+    @property
+    def graph(self):
+        return self.compiled.graph
+
+    @property
+    def task(self) -> str:
+        return self.spec.train.task
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.store.values
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Raw inputs -> what the network sees (dtype, standardization)."""
+        if self.spec.model.input_dtype == "int64":
+            return np.asarray(x, dtype=np.int64)
+        x = np.asarray(x, dtype=self.store.flat.dtype)
+        return self.standardizer.apply(x).astype(x.dtype, copy=False) if self.standardizer is not None else x
+
+    def predict(self, x: np.ndarray, lengths=None, raw: bool = True) -> np.ndarray:
+        """Model outputs (probabilities for classification) for raw inputs."""
+        xs = self.prepare(x) if raw else x
+        parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
+                 for i in range(0, len(xs), 4096)]  # fmt: skip
+        return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+
+    def labels(self, outputs: np.ndarray) -> np.ndarray:
+        """Class indices from outputs (argmax, or sigmoid >= 0.5)."""
+        from .train.metrics import predicted_labels, task_kind
+
+        labels = predicted_labels(outputs, task_kind(self.spec.train.loss))
+        return labels[..., 0] if labels.ndim == 2 and labels.shape[-1] == 1 else labels
+
+    def evaluate(self, data, prepared: bool = True) -> dict:
+        """Loss and metrics on a Dataset (already standardized when prepared=True)."""
+        if not prepared:
+            data = type(data)(self.prepare(data.x), data.y, data.lengths)
+        return evaluate_arrays(self.plan, self.spec.train, data)
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    history: list[dict]
+    run_dir: Path | None
+    metrics: dict  # split -> {loss, metric...}
+    stopped_early: bool = False
+    best_epoch: int = 0
+
+
+def _model_meta(spec: Spec, splits, epochs: int) -> dict:
+    std = splits.standardizer
+    return {
+        "spec_name": spec.name,
+        "spec_hash": spec_hash(spec),
+        "task": spec.train.task,
+        "class_names": splits.class_names,
+        "standardizer": std.to_dict() if std is not None else None,
+        "epochs": epochs,
+    }
+
+
+def train(
+    spec: Spec | str | Path,
+    *,
+    out: str | Path | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    resume: bool = False,
+    callback: Callable[[Event], None] | None = None,
+    splits=None,
+    save: bool = True,
+) -> TrainResult:
+    """Train from a spec (its [data], or `splits` built with netspec.data.splits_from_arrays)."""
+    from . import data as data_module
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    if seed is not None:
+        src = spec.source
+        spec = spec.model_copy(update={"seed": seed})
+        spec._source = src
+    compiled = compile_spec(spec)
+    cfg = spec.train
+    n_epochs = epochs or cfg.epochs
+    dtype = DTYPES[cfg.dtype]
+    if splits is None:
+        if spec.data is None:
+            raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
+        splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1])
+    rngs = rng_tree(spec.seed)
+    store = ParamStore.create(compiled.graph, dtype, rngs["init"], cfg.l1, cfg.l2)
+    if cfg.init_from:
+        report = warm_start(store, Path(cfg.init_from) if Path(cfg.init_from).is_absolute() else spec_dir(spec) / cfg.init_from)
+        (callback or (lambda e: None))(Event("init_from", data=report))
+    plan = Plan(compiled.graph, store)
+    meta = _model_meta(spec, splits, n_epochs)
+
+    files = None
+    if save:
+        base = Path("runs") / spec.name
+        folder = Path(out) if out else (latest_run_dir(base) if resume else fresh_run_dir(base))
+        if resume and folder is None:
+            raise CheckpointError(f"no earlier run of {spec.name!r} under runs/ to resume; start without --resume")
+        files = RunFiles(folder, spec, meta)
+    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
+    if resume:
+        arrays, ck_meta, best = files.load_resume()
+        trainer.restore(arrays, ck_meta, best)
+        if epochs is None:
+            trainer.epochs = ck_meta.get("epochs", n_epochs)
+    elif files is not None:
+        files.start(spec_dir(spec))
+    if callback:
+        callback(Event("start", data={
+            "run_dir": str(files.folder) if files else None, "params": compiled.cost.params,
+            "train": len(splits.train.x), "val": len(splits.val.x) if splits.val is not None else 0,
+            "test": len(splits.test.x) if splits.test is not None else 0, "epochs": trainer.epochs,
+            "resumed_from": trainer.start_epoch,
+        }))  # fmt: skip
+    outcome = trainer.fit(splits.train, splits.val)
+    model = Model(spec, compiled, store, splits.standardizer, splits.class_names)
+    metrics = {}
+    for name in ("train", "val", "test"):
+        data = getattr(splits, name)
+        if data is not None and len(data.x):
+            metrics[name] = model.evaluate(data)
+    if files is not None:
+        files.save_model(store, {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run})
+        files.save_result({"metrics": metrics, "best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
+                           "stopped_early": outcome.stopped_early, "spec_hash": meta["spec_hash"]})  # fmt: skip
+    if callback:
+        callback(Event("done", data={"metrics": metrics, "run_dir": str(files.folder) if files else None}))
+    return TrainResult(model, outcome.history, files.folder if files else None, metrics, outcome.stopped_early, outcome.best_epoch)
+
+
+def load_run(path: str | Path) -> Model:
+    """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
+    from .data import Standardizer
+    from .spec.load import parse_text, validate_data
+    from .train.checkpoint import load_checkpoint
+
+    path = Path(path)
+    if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":
+        spec = load_spec(path)
+        found = latest_run_dir(Path("runs") / spec.name)
+        if found is None:
+            raise CheckpointError(f"no run of {spec.name!r} under runs/: train it first (netspec train {path})")
+        path = found
+    spec_file, weights = path / "spec.json", path / "model.safetensors"
+    if not spec_file.exists():
+        raise CheckpointError(f"{path}: not a run folder (no spec.json)")
+    if not weights.exists():
+        raise CheckpointError(f"{path}: training did not finish (no model.safetensors); resume it with --resume")
+    data, smap = parse_text(spec_file.read_text(), str(spec_file), "json")
+    spec = validate_data(data, smap)
+    compiled = compile_spec(spec)
+    arrays, meta = load_checkpoint(weights)
+    store = ParamStore.create(compiled.graph, DTYPES[spec.train.dtype], None)
+    missing = set(store.values) - set(arrays)
+    if missing:
+        raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
+    store.load({k: arrays[k] for k in store.values})
+    std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
+    return Model(spec, compiled, store, std, meta.get("class_names"))

@@ -1,0 +1,27 @@
+"""A plain interpreter over the IR: the simplest correct forward pass.
+
+Used by tests and by export parity checks as the executor's inference semantics; the training
+plan (plan.py) must agree with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph
+from ..kernels.registry import RunContext, get_op
+
+
+def forward_inference(graph: Graph, params: dict[str, np.ndarray], x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    """Run the graph in inference mode. `params` maps Param.name ("dense_1.weight") to arrays."""
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    ctx = RunContext(training=False, rng=None, dtype=dtype, lengths=lengths)
+    values = {graph.input_name: x}
+    for node in graph.nodes:
+        op = get_op(node.op)
+        if op.forward is None:
+            raise NotImplementedError(f"the executor has no kernel for op {node.op!r} yet")
+        xs = [values[t] for t in node.inputs]
+        p = {role: params[prm.name] for role, prm in node.params.items()}
+        values[node.name], _ = op.forward(node.attrs, xs, p, ctx)
+    return values[graph.output]

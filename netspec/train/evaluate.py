@@ -1,0 +1,47 @@
+"""Inference-mode loss and metrics over a whole split (in chunks, so memory stays bounded)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..executor import Plan
+from .losses import LOSSES
+from .metrics import METRICS, task_kind
+
+CHUNK = 4096
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0, -z))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def outputs_from_loss_input(z: np.ndarray, loss: str, plan: Plan) -> np.ndarray:
+    """The model's output from what the loss consumes (applies the fused final activation)."""
+    if plan.loss_input == plan.graph.output:
+        return z
+    return _softmax(z) if loss == "cross_entropy" else _sigmoid(z)
+
+
+def loss_inputs(plan: Plan, x: np.ndarray, lengths=None) -> np.ndarray:
+    parts = []
+    for i in range(0, len(x), CHUNK):
+        lb = lengths[i : i + CHUNK] if lengths is not None else None
+        parts.append(plan.logits(x[i : i + CHUNK], lb))
+    return np.concatenate(parts) if parts else np.zeros((0,))
+
+
+def evaluate_arrays(plan: Plan, cfg, data, prefix: str = "", loss: bool = True, metrics=None) -> dict:
+    """{prefix+"loss": ..., prefix+metric: ...} for one split in inference mode."""
+    z = loss_inputs(plan, data.x, data.lengths)
+    out = {}
+    if loss:
+        out[prefix + "loss"] = float(LOSSES[cfg.loss](z, data.y)[0])
+    outputs = outputs_from_loss_input(z, cfg.loss, plan)
+    for name in metrics or cfg.resolved_metrics:
+        out[prefix + name] = float(METRICS[name](data.y, outputs, task_kind(cfg.loss)))
+    return out

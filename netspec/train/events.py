@@ -1,0 +1,14 @@
+"""Events the training loop emits (it never prints); the CLI renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Event:
+    kind: str  # "start", "init_from", "epoch_start", "batch", "epoch_end", "early_stop", "restore_best", "done"
+    epoch: int = 0  # 1-based
+    batch: int = 0  # 1-based within the epoch
+    batches: int = 0
+    data: dict = field(default_factory=dict)

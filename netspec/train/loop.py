@@ -1,0 +1,172 @@
+"""The training loop: minibatches, loss, backward, penalties, clipping, optimizer step,
+validation, early stopping and checkpoints. It emits Events and never prints.
+
+Determinism: one SeedSequence(seed) spawns the generators for initialization, shuffling and
+dropout/noise; their states are saved with every epoch's checkpoint, so a resumed run continues
+the same sequence and ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, TrainingDiverged
+from ..executor import NonFiniteError, ParamStore, Plan
+from .early_stopping import EarlyStopper, EarlyStopState
+from .evaluate import evaluate_arrays
+from .events import Event
+from .losses import LOSSES
+from .optimizers import make_optimizer
+from .regularize import add_penalty_grads, clip
+from .run_files import RunFiles
+from .schedules import learning_rate
+
+
+def rng_tree(seed: int) -> dict[str, np.random.Generator]:
+    init, shuffle, noise = np.random.SeedSequence(seed).spawn(3)
+    return {
+        "init": np.random.default_rng(init),
+        "shuffle": np.random.default_rng(shuffle),
+        "noise": np.random.default_rng(noise),
+    }
+
+
+@dataclass
+class History:
+    rows: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TrainOutcome:
+    history: list[dict]
+    stopped_early: bool
+    best_epoch: int
+    epochs_run: int
+
+
+class Trainer:
+    def __init__(self, plan: Plan, cfg, *, seed: int, epochs: int, task: str,
+                 callback: Callable[[Event], None] | None = None, files: RunFiles | None = None,
+                 rngs: dict | None = None):  # fmt: skip
+        self.plan, self.cfg, self.epochs, self.task = plan, cfg, epochs, task
+        self.store: ParamStore = plan.store
+        self.emit = callback or (lambda e: None)
+        self.files = files
+        self.rngs = rngs or rng_tree(seed)
+        self.loss_fn = LOSSES[cfg.loss]
+        self.opt = make_optimizer(cfg.optimizer, self.store.flat.size, self.store.flat.dtype)
+        self.stopper = EarlyStopper(cfg.early_stopping) if cfg.early_stopping else None
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.best_params: dict | None = None
+        self._tmp = np.empty_like(self.store.flat)
+
+    # -- one epoch ---------------------------------------------------------------------------
+    def _batches(self, n: int):
+        bs = self.cfg.batch_size
+        order = self.rngs["shuffle"].permutation(n) if self.cfg.shuffle else np.arange(n)
+        return [order[i : i + bs] for i in range(0, n, bs)]
+
+    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None) -> float:
+        plan, store = self.plan, self.store
+        z = plan.forward_train(xb, self.rngs["noise"], lengths)
+        loss, dz = self.loss_fn(z, yb)
+        if not math.isfinite(loss):
+            self._diverged(xb, epoch, k, lengths, "the loss")
+        plan.backward(dz)
+        add_penalty_grads(store.flat, store.grad, store.l1, store.l2, self._tmp)
+        clip(store.grad, self.cfg.clip_value, self.cfg.clip_norm)
+        self.opt.step(store.flat, store.grad, lr)
+        return loss
+
+    def _diverged(self, xb, epoch: int, k: int, lengths, what: str):
+        try:
+            self.plan.forward_train(xb, np.random.default_rng(0), lengths, check_finite=True)
+        except NonFiniteError as exc:
+            what = f"the output of `{exc.tensor}`"
+        kept = " The last good checkpoint (end of the previous epoch) was kept." if self.files else ""
+        raise TrainingDiverged(
+            f"training diverged at epoch {epoch}, batch {k}: {what} became NaN or infinite. "
+            f"Try a smaller learning rate, gradient clipping (train.clip_norm) or standardize = true.{kept}"
+        )
+
+    def _epoch(self, epoch: int, x, y, lengths) -> dict:
+        lr = learning_rate(self.cfg.optimizer.learning_rate, self.cfg.schedule, epoch - 1, self.epochs)
+        batches = self._batches(len(x))
+        self.emit(Event("epoch_start", epoch, 0, len(batches), {"lr": lr}))
+        total, count, t0 = 0.0, 0, time.perf_counter()
+        for k, idx in enumerate(batches, 1):
+            lb = lengths[idx] if lengths is not None else None
+            loss = self._step(x[idx], y[idx], lr, epoch, k, lb)
+            total += loss * len(idx)
+            count += len(idx)
+            self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
+        return {"epoch": epoch, "lr": lr, "loss": total / count, "seconds": time.perf_counter() - t0}
+
+    # -- the run ------------------------------------------------------------------------------
+    def fit(self, train, val=None) -> TrainOutcome:
+        stopped = False
+        for epoch in range(self.start_epoch + 1, self.epochs + 1):
+            row = self._epoch(epoch, train.x, train.y, train.lengths)
+            row.update(evaluate_arrays(self.plan, self.cfg, train, prefix="", loss=False))
+            if val is not None and len(val.x):
+                row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
+            improved = True
+            if self.stopper is not None:
+                monitor = self.stopper.cfg.monitor
+                if monitor not in row:
+                    monitor = monitor.removeprefix("val_")  # no validation split: fall back
+                improved, stopped = self.stopper.update(row[monitor], epoch)
+                if improved and self.stopper.cfg.restore_best:
+                    self.best_params = self.store.snapshot()
+            self.history.append(row)
+            if self.files is not None:
+                self.files.save_epoch(self, epoch, improved)
+            self.emit(Event("epoch_end", epoch, data=row))
+            if stopped:
+                self.emit(Event("early_stop", epoch, data={"best_epoch": self.stopper.state.best_epoch}))
+                break
+        best_epoch = self.stopper.state.best_epoch if self.stopper else len(self.history)
+        if self.stopper and self.stopper.cfg.restore_best and self.best_params is not None:
+            self.store.load(self.best_params)
+            self.emit(Event("restore_best", best_epoch, data={"best_epoch": best_epoch}))
+        return TrainOutcome(self.history, stopped, best_epoch, len(self.history))
+
+    # -- checkpoint state ---------------------------------------------------------------------
+    def state_meta(self, epoch: int) -> dict:
+        return {
+            "epoch": epoch,
+            "epochs": self.epochs,
+            "optimizer_t": self.opt.t,
+            "rng": {k: g.bit_generator.state for k, g in self.rngs.items()},
+            "history": self.history,
+            "early_stopping": self.stopper.to_dict() if self.stopper else None,
+        }
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        arrays = dict(self.store.state_dict())
+        arrays.update({f"optimizer/{k}": v for k, v in self.opt.state.items()})
+        return arrays
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict, best: dict | None) -> None:
+        try:
+            self.store.load({k: v for k, v in arrays.items() if not k.startswith("optimizer/")})
+            for k, v in arrays.items():
+                if k.startswith("optimizer/"):
+                    self.opt.slot(k.removeprefix("optimizer/"))[...] = v
+            self.opt.t = meta["optimizer_t"]
+            for k, g in self.rngs.items():
+                g.bit_generator.state = meta["rng"][k]
+            self.history = list(meta["history"])
+            self.start_epoch = meta["epoch"]
+            if self.stopper is not None and meta.get("early_stopping"):
+                self.stopper.state = EarlyStopState(**meta["early_stopping"])
+            self.best_params = best
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"the checkpoint does not match this spec's model ({exc})") from None

@@ -1,0 +1,113 @@
+"""The run folder (DESIGN.md section 3):
+
+    spec.json            the resolved spec (every default filled in)
+    metrics.csv          one row per epoch
+    last.safetensors     weights + optimizer state after the latest epoch (+ last.json sidecar:
+                         epoch, step, RNG states, history, early-stopping state, spec hash)
+    best.safetensors     weights at the best monitored epoch (+ best.json)
+    model.safetensors    the final model (+ model.json: class names, standardization, spec hash)
+    result.json          final metrics per split
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+from ..errors import CheckpointError
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
+
+
+def spec_hash(spec) -> str:
+    """Identifies what a run computes: paths, description and epochs (which --epochs may
+    override) are left out, so a run folder's own copy of the spec hashes the same."""
+    text = spec.model_dump_json(exclude={"description": True, "train": {"epochs", "init_from"}, "data": {"path"}})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fresh_run_dir(base: Path) -> Path:
+    """`base`, or `base-2`, `base-3`, ... : a new run never overwrites an old one."""
+    if not base.exists():
+        return base
+    k = 2
+    while base.with_name(f"{base.name}-{k}").exists():
+        k += 1
+    return base.with_name(f"{base.name}-{k}")
+
+
+def latest_run_dir(base: Path) -> Path | None:
+    """The most recent of `base`, `base-2`, ... (for --resume without --out)."""
+    found = [p for p in base.parent.glob(f"{base.name}*") if p.is_dir() and (p / "spec.json").exists()]
+    found = [p for p in found if p == base or p.name.removeprefix(base.name + "-").isdigit()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _rebase(path: str, old_dir: Path, new_dir: Path) -> str:
+    if Path(path).is_absolute():
+        return path
+    return os.path.relpath(Path(old_dir).resolve() / path, Path(new_dir).resolve())
+
+
+class RunFiles:
+    def __init__(self, folder: Path, spec, model_meta: dict):
+        self.folder = Path(folder)
+        self.spec = spec
+        self.model_meta = model_meta  # class names, standardizer, task, spec hash, ...
+
+    def start(self, spec_dir: Path) -> None:
+        """Write the resolved spec; its relative paths are rewritten to stay valid from here."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        doc = json.loads(self.spec.model_dump_json())
+        if doc.get("data"):
+            doc["data"]["path"] = _rebase(doc["data"]["path"], spec_dir, self.folder)
+        if doc["train"].get("init_from"):
+            doc["train"]["init_from"] = _rebase(doc["train"]["init_from"], spec_dir, self.folder)
+        write_json(self.folder / "spec.json", doc)
+
+    def save_epoch(self, trainer, epoch: int, improved: bool) -> None:
+        meta = {**self.model_meta, **trainer.state_meta(epoch)}
+        arrays = trainer.state_arrays()
+        if improved:  # best first: a crash between the two leaves a consistent pair
+            save_checkpoint(self.folder / "best.safetensors", trainer.store.state_dict(), {**self.model_meta, "epoch": epoch})
+        save_checkpoint(self.folder / "last.safetensors", arrays, meta)
+        self.write_metrics(trainer.history)
+
+    def write_metrics(self, history: list[dict]) -> None:
+        if not history:
+            return
+        keys: list[str] = []
+        for row in history:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        atomic_write(self.folder / "metrics.csv", buf.getvalue().encode())
+
+    def save_model(self, store, extra: dict) -> None:
+        save_checkpoint(self.folder / "model.safetensors", store.state_dict(), {**self.model_meta, **extra})
+
+    def save_result(self, result: dict) -> None:
+        write_json(self.folder / "result.json", result)
+
+    def load_resume(self):
+        last = self.folder / "last.safetensors"
+        if not last.exists():
+            raise CheckpointError(f"{self.folder}: nothing to resume (no last.safetensors); start without --resume")
+        arrays, meta = load_checkpoint(last)
+        if meta.get("spec_hash") != self.model_meta.get("spec_hash"):
+            raise CheckpointError(
+                f"{last}: the spec changed since this run started (spec hash {meta.get('spec_hash')} "
+                f"vs {self.model_meta.get('spec_hash')}); resume needs the same spec"
+            )
+        best = None
+        if (self.folder / "best.safetensors").exists():
+            best, _ = load_checkpoint(self.folder / "best.safetensors")
+        return arrays, meta, best
