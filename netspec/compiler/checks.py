@@ -36,13 +36,14 @@ def check_loss_output(spec: Spec, graph: Graph) -> list[Diagnostic]:
                 path,
             )
         ]
-    if loss in ("mse", "mae") and unit in ("softmax", "sigmoid"):
-        fix = "cross_entropy" if unit == "softmax" else "binary_cross_entropy"
+    # A sigmoid or tanh output with mse/mae is bounded regression (the classic backprop worked
+    # example); softmax rows are class probabilities and belong with cross_entropy.
+    if loss in ("mse", "mae") and unit == "softmax":
         return [
             Diagnostic(
                 "loss-output",
-                f'loss "{loss}" is for regression, but the last layer `{graph.output}` outputs {unit}; '
-                f'use train.loss = "{fix}" for classification, or activation = "identity" for regression',
+                f'loss "{loss}" is for regression, but the last layer `{graph.output}` outputs softmax; '
+                'use train.loss = "cross_entropy" for classification, or activation = "identity" for regression',
                 path,
             )
         ]
