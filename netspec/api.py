@@ -52,6 +52,8 @@ class Model:
     store: ParamStore
     standardizer: object | None = None
     class_names: list[str] | None = None
+    feature_names: list[str] | None = None  # CSV input columns, in order (None: NPZ/series)
+    run_dir: Path | None = None
     plan: Plan = field(init=False)
 
     def __post_init__(self):
@@ -90,6 +92,24 @@ class Model:
         labels = predicted_labels(outputs, task_kind(self.spec.train.loss))
         return labels[..., 0] if labels.ndim == 2 and labels.shape[-1] == 1 else labels
 
+    def read(self, path: str | Path, require_targets: bool = False):
+        """Examples from a CSV/NPZ/NPY file, read as in training (columns, labels, standardization)."""
+        from .data import load_inputs
+
+        return load_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
+                           feature_names=self.feature_names, dtype=self.store.flat.dtype.type)  # fmt: skip
+
+    def split(self, name: str):
+        """One split of the spec's own data, recomputed exactly as in training."""
+        from .data import load_splits
+
+        base = self.run_dir if self.run_dir is not None else spec_dir(self.spec)
+        splits = load_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
+        data = getattr(splits, name)
+        if data is None or not len(data.x):
+            raise NetspecError(f"the {name} split is empty (data.split gives it no examples)")
+        return data
+
     def evaluate(self, data, prepared: bool = True) -> dict:
         """Loss and metrics on a Dataset (already standardized when prepared=True)."""
         if not prepared:
@@ -115,6 +135,7 @@ def _model_meta(spec: Spec, splits, epochs: int) -> dict:
         "task": spec.train.task,
         "class_names": splits.class_names,
         "standardizer": std.to_dict() if std is not None else None,
+        "feature_names": splits.feature_names,
         "epochs": epochs,
     }
 
@@ -178,7 +199,8 @@ def train(
             "resumed_from": trainer.start_epoch,
         }))  # fmt: skip
     outcome = trainer.fit(splits.train, splits.val)
-    model = Model(spec, compiled, store, splits.standardizer, splits.class_names)
+    model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
+                  files.folder if files else None)
     metrics = {}
     for name in ("train", "val", "test"):
         data = getattr(splits, name)
@@ -221,4 +243,4 @@ def load_run(path: str | Path) -> Model:
         raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
     store.load({k: arrays[k] for k in store.values})
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
-    return Model(spec, compiled, store, std, meta.get("class_names"))
+    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path)

@@ -1,6 +1,12 @@
-"""Elementwise activations and softmax (over the last axis)."""
+"""Elementwise activations and softmax (over the last axis).
+
+Caches hold the forward OUTPUT where the derivative is a function of it (relu, sigmoid, tanh,
+softmax), so the executor must not write into a node's output after the forward pass.
+"""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, register
@@ -10,5 +16,96 @@ def same_shape(attrs: dict, ins: list[Shape]) -> Shape:
     return ins[0]
 
 
-for _name in ("relu", "leaky_relu", "sigmoid", "tanh", "softmax"):
-    register(OpDef(_name, same_shape))
+def relu_forward(attrs, xs, params, ctx):
+    y = np.maximum(xs[0], 0)
+    return y, y
+
+
+def relu_backward(attrs, dy, y, params, grads, need_dx, ctx):
+    # bool * float keeps the float dtype; one temporary (the mask) besides the result.
+    return [np.multiply(dy, y > 0) if need_dx[0] else None]
+
+
+def leaky_relu_forward(attrs, xs, params, ctx):
+    x = xs[0]
+    pos = x > 0
+    return np.where(pos, x, x * attrs["alpha"]), pos
+
+
+def leaky_relu_backward(attrs, dy, pos, params, grads, need_dx, ctx):
+    return [np.where(pos, dy, dy * attrs["alpha"]) if need_dx[0] else None]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)): small outputs keep their relative precision (unlike
+    0.5 + 0.5 * tanh(x / 2)); exp overflows to inf for x << 0, giving the right limit 0, so the
+    overflow warning is silenced. Half the time of the branchy exp(-|x|) form."""
+    y = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1
+    np.reciprocal(y, out=y)
+    return y
+
+
+def sigmoid_forward(attrs, xs, params, ctx):
+    y = sigmoid(xs[0])
+    return y, y
+
+
+def sigmoid_backward(attrs, dy, y, params, grads, need_dx, ctx):
+    if not need_dx[0]:
+        return [None]
+    dx = 1 - y
+    dx *= y
+    dx *= dy
+    return [dx]
+
+
+def tanh_forward(attrs, xs, params, ctx):
+    y = np.tanh(xs[0])
+    return y, y
+
+
+def tanh_backward(attrs, dy, y, params, grads, need_dx, ctx):
+    if not need_dx[0]:
+        return [None]
+    dx = np.square(y)
+    np.subtract(1, dx, out=dx)
+    dx *= dy
+    return [dx]
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    y = x - x.max(axis=-1, keepdims=True)
+    np.exp(y, out=y)
+    y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+def softmax_forward(attrs, xs, params, ctx):
+    y = softmax(xs[0])
+    return y, y
+
+
+def softmax_backward(attrs, dy, y, params, grads, need_dx, ctx):
+    # dx = y * (dy - sum(dy * y)) with one full-size temporary.
+    if not need_dx[0]:
+        return [None]
+    dx = np.multiply(dy, y)
+    s = dx.sum(axis=-1, keepdims=True)
+    np.subtract(dy, s, out=dx)
+    dx *= y
+    return [dx]
+
+
+KERNELS = {
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "softmax": (softmax_forward, softmax_backward),
+}
+
+for _name, (_fwd, _bwd) in KERNELS.items():
+    register(OpDef(_name, same_shape, forward=_fwd, backward=_bwd))

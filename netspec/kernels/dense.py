@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, ShapeError, register
 from .shapes import fixed
@@ -30,4 +32,29 @@ def flops(attrs: dict, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> int:
     return rows * (2 * ins[0][-1] * attrs["units"] + (attrs["units"] if attrs["use_bias"] else 0))
 
 
-register(OpDef("dense", infer, params, flops))
+def forward(attrs, xs, params, ctx):
+    """Rank >= 3 inputs are viewed as 2-D (rows, in) so the product is one GEMM."""
+    x = xs[0]
+    w = params["weight"]
+    x2 = x.reshape(-1, x.shape[-1])
+    y = np.matmul(x2, w)
+    b = params.get("bias")
+    if b is not None:
+        y += b
+    return y.reshape(*x.shape[:-1], w.shape[1]), (x2, x.shape)
+
+
+def backward(attrs, dy, cache, params, grads, need_dx, ctx):
+    x2, x_shape = cache
+    w = params["weight"]
+    dy2 = dy.reshape(-1, w.shape[1])
+    if "weight" in grads:
+        np.matmul(x2.T, dy2, out=grads["weight"])
+    if "bias" in grads:
+        np.sum(dy2, axis=0, out=grads["bias"])
+    if not need_dx[0]:
+        return [None]
+    return [np.matmul(dy2, w.T).reshape(x_shape)]
+
+
+register(OpDef("dense", infer, params, flops, forward=forward, backward=backward))

@@ -1,6 +1,12 @@
-"""add (elementwise, same shapes) and concat (along attrs["axis"], batch axis excluded)."""
+"""add (elementwise, same shapes) and concat (along attrs["axis"], batch axis excluded).
+
+Backward returns views: add hands the same dy to every input and concat returns slices of dy,
+so the executor must not modify returned gradients in place.
+"""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, ShapeError, register
@@ -46,5 +52,33 @@ def _free(attrs, ins, out) -> int:
     return 0
 
 
-register(OpDef("add", add_infer))
-register(OpDef("concat", concat_infer, flops=_free))
+def add_forward(attrs, xs, params, ctx):
+    y = xs[0] + xs[1]
+    for x in xs[2:]:
+        y += x
+    return y, None
+
+
+def add_backward(attrs, dy, cache, params, grads, need_dx, ctx):
+    return [dy if need else None for need in need_dx]
+
+
+def concat_forward(attrs, xs, params, ctx):
+    axis = attrs["axis"]
+    return np.concatenate(xs, axis=axis), [x.shape[axis] for x in xs]
+
+
+def concat_backward(attrs, dy, sizes, params, grads, need_dx, ctx):
+    axis = attrs["axis"] % dy.ndim
+    out, start = [], 0
+    for size, need in zip(sizes, need_dx):
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        out.append(dy[index] if need else None)
+        start += size
+    return out
+
+
+register(OpDef("add", add_infer, forward=add_forward, backward=add_backward))
+register(
+    OpDef("concat", concat_infer, flops=_free, forward=concat_forward, backward=concat_backward)
+)

@@ -1,7 +1,15 @@
 """batch_norm: normalize per feature (2-D input) or per channel (axis attr); running stats at
-inference. Running mean/var are "state" params: saved and exported, never trained."""
+inference. Running mean/var are "state" params: saved and exported, never trained.
+
+Training mode normalizes with the batch statistics (biased variance) and updates the running
+stats IN PLACE in params: running = momentum * running + (1 - momentum) * batch_stat (Keras
+convention; PyTorch's momentum is 1 - ours), with the unbiased batch variance for running_var
+(as PyTorch). Inference mode uses the running stats and updates nothing.
+"""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, register
@@ -30,4 +38,75 @@ def flops(attrs, ins, out) -> int:
     return 2 * n
 
 
-register(OpDef("batch_norm", infer, params, flops))
+def _layout(attrs: dict, x: np.ndarray) -> tuple[tuple[int, ...], list[int], int]:
+    """Reduction axes (all but the channel axis), the broadcast shape of per-channel vectors,
+    and the number of values per channel."""
+    axis = attrs["axis"] % x.ndim
+    axes = tuple(i for i in range(x.ndim) if i != axis)
+    bshape = [1] * x.ndim
+    bshape[axis] = -1
+    return axes, bshape, x.size // x.shape[axis]
+
+
+def forward(attrs, xs, params, ctx):
+    x = xs[0]
+    eps = attrs["epsilon"]
+    axes, bshape, n = _layout(attrs, x)
+    gamma = params["gamma"].reshape(bshape)
+    beta = params["beta"].reshape(bshape)
+    if not ctx.training:
+        rm, rv = params["running_mean"], params["running_var"]
+        inv_std = 1 / np.sqrt(rv + eps)
+        scale = (params["gamma"] * inv_std).reshape(bshape)
+        y = x * scale
+        y += beta - rm.reshape(bshape) * scale
+        return y, ("eval", x, inv_std.reshape(bshape))
+    mean = x.mean(axis=axes, keepdims=True)
+    xhat = x - mean  # two-pass variance: no cancellation when |mean| >> std
+    var = np.mean(np.square(xhat), axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat *= inv_std
+    y = xhat * gamma
+    y += beta
+    m = attrs["momentum"]
+    rm, rv = params["running_mean"], params["running_var"]
+    rm *= m
+    rm += (1 - m) * mean.reshape(-1)
+    rv *= m
+    rv += ((1 - m) * n / max(n - 1, 1)) * var.reshape(-1)
+    return y, ("train", xhat, inv_std)
+
+
+def _param_grads(dy, xhat, axes, grads):
+    """dgamma = sum(dy * xhat), dbeta = sum(dy) over the non-channel axes; written into grads
+    when those roles are trainable (the training-mode dx needs both either way)."""
+    out = []
+    for role, src in (("gamma", dy * xhat), ("beta", dy)):
+        g = grads.get(role)
+        out.append(np.sum(src, axis=axes) if g is None else np.sum(src, axis=axes, out=g))
+    return out
+
+
+def backward(attrs, dy, cache, params, grads, need_dx, ctx):
+    mode, a, inv_std = cache
+    axes, bshape, n = _layout(attrs, dy)
+    gamma = params["gamma"].reshape(bshape)
+    if mode == "eval":
+        if grads:
+            xhat = a - params["running_mean"].reshape(bshape)
+            xhat *= inv_std
+            _param_grads(dy, xhat, axes, grads)
+        return [dy * (gamma * inv_std) if need_dx[0] else None]
+    xhat = a
+    dgamma, dbeta = _param_grads(dy, xhat, axes, grads)
+    if not need_dx[0]:
+        return [None]
+    # dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+    dx = xhat * (dgamma.reshape(bshape) / n)
+    np.subtract(dy, dx, out=dx)
+    dx -= dbeta.reshape(bshape) / n
+    dx *= gamma * inv_std
+    return [dx]
+
+
+register(OpDef("batch_norm", infer, params, flops, forward=forward, backward=backward))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from ..ir.graph import Dim, Shape
 from .registry import ShapeError
 
@@ -98,3 +100,31 @@ def numel(shape: tuple[int, ...]) -> int:
     for d in shape[1:]:
         n *= d
     return n
+
+
+def dim_size(d: Dim, sizes: dict[str, int]) -> int:
+    """The size of a dimension given sizes for symbolic names. Besides plain names, shape rules
+    produce expressions of them (window_out: "(height-3)/2+1", concat: "time+time"); these are
+    evaluated with floor division, as the windows are. A dim naming an unknown symbol counts as
+    1; a window that would not fit counts as 0."""
+    if isinstance(d, int):
+        return d
+    if d in sizes:
+        return sizes[d]
+    try:
+        return max(_eval_dim(ast.parse(d, mode="eval").body, sizes), 0)
+    except (SyntaxError, KeyError, ValueError, ZeroDivisionError):
+        return 1
+
+
+_BINOPS = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Div: int.__floordiv__}
+
+
+def _eval_dim(node: ast.AST, sizes: dict[str, int]) -> int:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name):
+        return sizes[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return _BINOPS[type(node.op)](_eval_dim(node.left, sizes), _eval_dim(node.right, sizes))
+    raise ValueError(f"not a dimension expression: {ast.dump(node)}")
