@@ -1,0 +1,58 @@
+"""The containers the rest of netspec uses: `Dataset` (one split) and `Splits` (all of them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .standardize import Standardizer
+
+
+@dataclass
+class Dataset:
+    """Examples of one split.
+
+    x: (N, *per_example_shape), float32 (or the requested float dtype), int64 for token ids.
+    y: None (unlabelled inputs), or
+       cross_entropy: int64 class indices (N,) ((N, T) for per-step labels);
+       binary_cross_entropy: float 0/1 (N, 1);
+       regression: float (N, k) (k = 1 for one target column / a series).
+    lengths: None, or int64 (N,) real sequence lengths (1..T along the time axis).
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    lengths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def take(self, idx: np.ndarray) -> Dataset:
+        """The examples at `idx`, in that order (copies)."""
+        return Dataset(
+            self.x[idx],
+            None if self.y is None else self.y[idx],
+            None if self.lengths is None else self.lengths[idx],
+        )
+
+
+@dataclass
+class Splits:
+    """Everything training needs from [data].
+
+    task: "classification" or "regression" (from train.loss).
+    class_names: classification only; class index i is class_names[i].
+    standardizer: fitted on train when data.standardize (already applied to every split here;
+        apply it again only to new inputs, e.g. `load_inputs` does).
+    feature_names: the CSV columns used as inputs, in order (None for NPZ and series); keep it
+        with the model so `predict` reads the same columns.
+    """
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    class_names: list[str] | None
+    standardizer: Standardizer | None
+    task: str
+    feature_names: list[str] | None = None

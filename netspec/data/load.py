@@ -1,0 +1,84 @@
+"""`load_splits`: the [data] table of a spec -> train / val / test `Dataset`s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..spec.models import Spec
+from .dataset import Dataset, Splits
+from .examples import Examples, read_examples
+from .shapes import symbolic_axes, time_axis
+from .source import fail
+from .split import split_indices
+from .standardize import Standardizer
+from .targets import encode_targets
+
+
+def step_mask(x: np.ndarray, lengths: np.ndarray | None, axis: int) -> np.ndarray | None:
+    """Boolean mask broadcastable to x: True at real steps (None when there are no lengths)."""
+    if lengths is None:
+        return None
+    steps = x.shape[axis]
+    mask = np.arange(steps)[None, :] < lengths[:, None]  # (N, T)
+    shape = [x.shape[0]] + [1] * (x.ndim - 1)
+    shape[axis] = steps
+    return mask.reshape(shape)
+
+
+def standardize_axes(spec: Spec, ndim: int) -> tuple[int, ...]:
+    """Axes of x the statistics are shared over: all for a series, else the example axis and
+    the named (symbolic) axes of model.input_shape."""
+    if spec.data.series is not None:
+        return tuple(range(ndim))
+    return (0, *symbolic_axes(spec.model.input_shape))
+
+
+def standardize(ds: Dataset, st: Standardizer, axis: int) -> Dataset:
+    """Apply `st` to ds.x; padded steps stay exactly 0."""
+    x = st.apply(ds.x)
+    mask = step_mask(x, ds.lengths, axis)
+    if mask is not None:
+        x = np.where(mask, x, 0).astype(x.dtype, copy=False)
+    return Dataset(x, ds.y, ds.lengths)
+
+
+def _as_dataset(ex: Examples, y: np.ndarray | None, dtype, int_input: bool) -> Dataset:
+    x = ex.x.astype(np.int64 if int_input else dtype, copy=False)
+    return Dataset(x, y, ex.lengths)
+
+
+def load_splits(
+    spec: Spec, spec_dir: Path, dtype=np.float32, n_outputs: int | None = None
+) -> Splits:
+    """Read, encode, split and standardize the examples of `spec.data`.
+
+    `spec_dir` is the folder of the spec file (data.path is relative to it); `dtype` is the float
+    dtype of inputs and float targets; `n_outputs` (the model's output units, optional) turns a
+    class index the model cannot produce into a located error.
+    """
+    if spec.data is None:
+        raise fail("<spec>", "the spec has no [data] table, so there is nothing to train on")
+    data = spec.data
+    ex = read_examples(Path(spec_dir) / data.path, spec, "train")
+    y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
+    int_input = spec.model.input_dtype == "int64"
+    full = _as_dataset(ex, y, dtype, int_input)
+    ordered = data.ordered_split or data.series is not None
+    what = "windows" if data.series is not None else "examples"
+    tr, va, te = split_indices(
+        len(full), data.split.val, data.split.test, spec.seed, ordered, ex.file, what
+    )
+    train = full.take(tr)
+    val = full.take(va) if va.size else None
+    test = full.take(te) if te.size else None
+    standardizer = None
+    if data.standardize and not int_input:
+        axis = time_axis(spec.model.input_shape)
+        mask = step_mask(train.x, train.lengths, axis)
+        standardizer = Standardizer.fit(train.x, standardize_axes(spec, train.x.ndim), mask)
+        train = standardize(train, standardizer, axis)
+        val = standardize(val, standardizer, axis) if val is not None else None
+        test = standardize(test, standardizer, axis) if test is not None else None
+    return Splits(train, val, test, class_names, standardizer, spec.train.task, ex.feature_names)
