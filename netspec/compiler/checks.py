@@ -53,16 +53,18 @@ def check_loss_output(spec: Spec, graph: Graph) -> list[Diagnostic]:
                 "loss-output",
                 'softmax over 1 unit is always 1: use units >= 2, or 1 unit with "sigmoid" and '
                 '"binary_cross_entropy"',
-                ("model", "layers", len(spec.model.layers) - 1),
+                path[:3] + (("units",) if "units" in type(spec.model.layers[-1]).model_fields else ()),
             )
         ]
     return []
 
 
-def check_resources(graph: Graph, cost: Cost) -> list[Diagnostic]:
+def check_resources(graph: Graph, cost: Cost, spec: Spec | None = None) -> list[Diagnostic]:
     if cost.params > MAX_PARAMS or cost.train_bytes > MAX_TRAIN_BYTES:
         big = max(graph.nodes, key=lambda n: sum(p.size for p in n.params.values()) or 0)
         i = big.path[2] if len(big.path) > 2 else 0
+        fields = type(spec.model.layers[i]).model_fields if spec is not None else {}
+        size_key = next((k for k in ("units", "filters", "vocab_size") if k in fields), None)
         return [
             Diagnostic(
                 "too-large",
@@ -70,10 +72,14 @@ def check_resources(graph: Graph, cost: Cost) -> list[Diagnostic]:
                 f"{human_bytes(cost.train_bytes)} to train at batch {cost.batch} "
                 f"(limits: {MAX_PARAMS:,} parameters, {human_bytes(MAX_TRAIN_BYTES)}); "
                 f"the largest layer is `{big.layer}`",
-                ("model", "layers", i),
+                ("model", "layers", i) + ((size_key,) if size_key else ()),
             )
         ]
     return []
+
+
+def _dims(shape: list) -> str:
+    return "[" + ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape) + "]"
 
 
 def check_expect(spec: Spec, graph: Graph, cost: Cost) -> list[Diagnostic]:
@@ -95,7 +101,7 @@ def check_expect(spec: Spec, graph: Graph, cost: Cost) -> list[Diagnostic]:
         if want and want[0] != "batch":
             want = ["batch", *want]
         if got != want:
-            fail("output_shape", f"expected output shape {want}, the model gives {got}")
+            fail("output_shape", f"expected output shape {_dims(want)}, the model gives {_dims(got)}")
     if e.max_flops is not None and cost.flops > e.max_flops:
         fail("max_flops", f"expected at most {e.max_flops:,} FLOPs per sample, the model needs {cost.flops:,}")
     return out

@@ -152,7 +152,7 @@ def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None)
     if graph is not None and not diags:
         diags += check_loss_output(spec, graph)
         cost = estimate(graph, batch, dims or {})
-        diags += check_resources(graph, cost)
+        diags += check_resources(graph, cost, spec)
         diags += check_expect(spec, graph, cost)
     if diags:
         raise SpecError(locate(spec, diags))

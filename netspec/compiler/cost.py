@@ -2,7 +2,8 @@
 
 FLOPs are per sample for one forward pass: 2 x multiply-accumulate for dense, conv and recurrent
 products (plus one per bias add), one per element for activations, normalization and pooling
-windows, zero for reshapes. Symbolic dims other than batch count as 1 unless sizes are given.
+windows, zero for reshapes. Symbolic dims other than batch count as 1 unless sizes are given
+(derived dims such as "(height-3)/2+1" are evaluated from the given sizes).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import prod
 
-from ..ir.graph import Graph, concrete
+from ..ir.graph import Graph, Shape
 from ..kernels.registry import get_op
+from ..kernels.shapes import dim_size
 
 BYTES = {"float32": 4, "float64": 8}
 
@@ -32,6 +34,10 @@ class Cost:
     symbolic: tuple[str, ...] = ()
 
 
+def _concrete(shape: Shape, sizes: dict[str, int]) -> tuple[int, ...]:
+    return tuple(dim_size(d, sizes) for d in shape)
+
+
 def estimate(graph: Graph, batch: int = 1, dims: dict[str, int] | None = None, dtype: str = "float32") -> Cost:
     sizes = {**(dims or {}), "batch": 1}
     itemsize = BYTES[dtype]
@@ -40,8 +46,8 @@ def estimate(graph: Graph, batch: int = 1, dims: dict[str, int] | None = None, d
     act = 0
     for node in graph.nodes:
         op = get_op(node.op)
-        ins = [concrete(graph.shape_of(t), sizes) for t in node.inputs]
-        out = concrete(node.shape, sizes)
+        ins = [_concrete(graph.shape_of(t), sizes) for t in node.inputs]
+        out = _concrete(node.shape, sizes)
         f = op.flops(node.attrs, ins, out)
         c.node_flops[node.name] = f
         c.layer_flops[node.layer] = c.layer_flops.get(node.layer, 0) + f

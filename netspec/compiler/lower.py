@@ -48,9 +48,10 @@ def layer_inputs(spec: Spec, names: list[str], diags: list[Diagnostic]) -> list[
         refs = []
         for k, ref in enumerate(layer.inputs):
             if ref not in known:
-                hint = did_you_mean(ref, known)
+                hint = did_you_mean(ref, known, quote='"')
                 diags.append(
-                    Diagnostic("unknown-input", f"no layer named `{ref}`{hint} (inputs name layers, or \"input\")",
+                    Diagnostic("unknown-input", f'no layer named "{ref}"{hint} (`inputs` names layers, '
+                               'earlier or later, or "input" for the model input)',
                                ("model", "layers", i, "inputs", k))
                 )
             elif ref == names[i]:

@@ -86,8 +86,3 @@ class Graph:
 
 def format_shape(shape: Shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def concrete(shape: Shape, dims: dict[str, int]) -> tuple[int, ...]:
-    """Substitute symbolic dims (batch, time, ...) with sizes; unknown names count as 1."""
-    return tuple(d if isinstance(d, int) else dims.get(d, 1) for d in shape)

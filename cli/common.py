@@ -1,0 +1,132 @@
+"""What every command shares: output streams, JSON output, and the error handler that turns
+library errors into located messages and exit codes.
+
+Streams: human output (progress, "ok" lines, diagnostics) goes to stderr; with `--json` the one
+JSON document is the only thing written to stdout. Exit codes (also in the README):
+
+    0  success
+    1  invalid input: spec, data or checkpoint (a located, actionable message)
+    2  command-line usage (Typer's own)
+    3  training diverged (NaN/inf loss; the last good checkpoint is kept)
+    4  internal error (a bug in netspec: a one-line "please report" message)
+    130 interrupted (Ctrl-C)
+
+Set NETSPEC_DEBUG=1 to get the full traceback of an internal error instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from netspec.errors import CheckpointError, DataError, NetspecError, SpecError, TrainingDiverged
+
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+# The `--json` option, shared so every command spells and documents it the same way.
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Write one JSON document to stdout (human output stays on stderr)."
+    ),
+]
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("NETSPEC_DEBUG", "") not in ("", "0")
+
+
+def say(message: str) -> None:
+    """One line of human output on stderr."""
+    typer.echo(message, err=True)
+
+
+def emit_json(document: Any) -> None:
+    """The machine output of a command: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def stdout_console(**kwargs):
+    """A Rich console on the current stdout (created per call so test runners' streams are used)."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, **kwargs)
+
+
+def stderr_console(**kwargs):
+    from rich.console import Console
+
+    return Console(file=sys.stderr, **kwargs)
+
+
+def _error_code(exc: NetspecError) -> str:
+    for cls, code in (
+        (DataError, "data"),
+        (CheckpointError, "checkpoint"),
+        (TrainingDiverged, "diverged"),
+    ):
+        if isinstance(exc, cls):
+            return code
+    return "error"
+
+
+def error_records(exc: NetspecError) -> list[dict]:
+    """The error(s) as JSON objects with code, message, file, line, col, path."""
+    if isinstance(exc, SpecError):
+        return [d.to_json() for d in exc.diagnostics]
+    return [
+        {"code": _error_code(exc), "message": str(exc), "file": "", "line": 0, "col": 0, "path": ""}
+    ]
+
+
+def report_error(exc: NetspecError, as_json: bool = False) -> int:
+    """Print a user error (stderr; and as JSON on stdout with --json); return its exit code."""
+    if isinstance(exc, SpecError):
+        for d in exc.diagnostics:
+            say(d.render())
+    else:
+        say(f"error: {exc}")
+    if as_json:
+        emit_json({"ok": False, "errors": error_records(exc)})
+    return exc.exit_code
+
+
+def report_internal(exc: BaseException) -> int:
+    detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    say(
+        f"netspec: internal error ({detail}); this is a bug in netspec, please report it with the "
+        "command and spec that caused it (rerun with NETSPEC_DEBUG=1 for the traceback)"
+    )
+    return EXIT_INTERNAL
+
+
+def handle_errors(command: Callable) -> Callable:
+    """Decorate a command: NetspecError -> its message and exit code; Ctrl-C -> 130; anything
+    unexpected -> a one-line internal-error report and exit 4 (a traceback only with
+    NETSPEC_DEBUG=1). The command's `json_output` argument, if any, selects JSON error output."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer.Exit and usage errors keep their own exit codes
+        except NetspecError as exc:
+            raise typer.Exit(report_error(exc, bool(kwargs.get("json_output")))) from None
+        except KeyboardInterrupt:
+            say("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            raise typer.Exit(report_internal(exc)) from None
+
+    return wrapper

@@ -1,0 +1,82 @@
+"""`netspec predict RUN --input FILE`: predictions from a run folder, or from an exported .onnx
+model through onnxruntime (the serving path), in the same format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import JsonOption, emit_json, handle_errors, say
+
+
+def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[list], "object"]:
+    """(header, rows, outputs array) for a run folder or an .onnx file."""
+    import numpy as np
+
+    import netspec
+
+    if model_path.suffix == ".onnx":
+        from netspec.export.serve import OnnxModel
+
+        served = OnnxModel(model_path)
+        outputs = served.predict_file(input_path)
+        class_names, task, loss = served.class_names, served.task, served.loss
+    else:
+        model = netspec.load_run(model_path)
+        ds = model.read(input_path)
+        outputs = model.predict(ds.x, ds.lengths, raw=False)
+        class_names, task, loss = model.class_names, model.task, model.spec.train.loss
+    outputs = np.asarray(outputs)
+    if task != "classification":
+        k = outputs.shape[-1]
+        header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
+        return header, outputs.reshape(len(outputs), -1).tolist(), outputs
+    from netspec.train.metrics import predicted_labels, task_kind
+
+    labels = predicted_labels(outputs, task_kind(loss)).reshape(len(outputs))
+    names = class_names or [str(i) for i in range(max(outputs.shape[-1], 2))]
+    if loss == "binary_cross_entropy":
+        probs = np.concatenate([1 - outputs, outputs], axis=-1)
+    else:
+        probs = outputs
+    header = ["prediction", *[f"p_{n}" for n in names]]
+    rows = [[names[int(c)], *[float(f"{p:.6g}") for p in row]] for c, row in zip(labels, probs)]
+    return header, rows, outputs
+
+
+@handle_errors
+def predict(
+    run: Annotated[Path, typer.Argument(help="A run folder, a spec (its latest run), or an exported .onnx file.", show_default=False)],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature columns), .npz or .npy.", show_default=False)],  # noqa: A002
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv (labels + probabilities) or .npy (raw outputs); default: CSV on stdout.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Predict with a trained model; classification gives class names and probabilities."""
+    import numpy as np
+
+    header, rows, outputs = predict_table(run, input)
+    if output is not None and output.suffix == ".npy":
+        np.save(output, outputs, allow_pickle=False)
+    elif output is not None:
+        with open(output, "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows])
+    if json_output:
+        emit_json({"columns": header, "rows": rows})
+    elif output is None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+        sys.stdout.write(buf.getvalue())
+    if output is not None:
+        say(f"wrote {len(rows)} predictions to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict")(predict)
+
+
+__all__ = ["predict_table"]
