@@ -53,12 +53,23 @@ def format_path(path: tuple) -> str:
     return out
 
 
-def did_you_mean(word: object, choices) -> str:
-    """A ' (did you mean `x`?)' suffix, or '' when nothing is close."""
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
+def did_you_mean(word: object, choices, quote: str = "`") -> str:
+    """A '; did you mean `x`?' suffix, or '' when nothing is close. Keys are quoted with
+    backticks (the default); string values the user writes in quotes pass quote='"'."""
+    close = closest(word, choices)
+    return f"; did you mean {quote}{close}{quote}?" if close else ""
+
+
+def closest(word: object, choices) -> str | None:
+    """The choice closest to `word` (case-insensitive), or None when nothing is close."""
+    if not isinstance(word, str) or not word:
+        return None
+    choices = [c for c in choices if isinstance(c, str)]
+    lowered = {c.lower(): c for c in choices}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
 
 
 class NetspecError(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,8 @@ from pydantic import ValidationError
 from ..errors import Diagnostic, SpecError
 from .models import Spec
 from .positions import SourceMap, json_source_map, toml_source_map
+from .syntax import json_duplicate_keys, json_syntax, toml_syntax
 from .translate import translate
-
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def _locate_all(diags: list[Diagnostic], smap: SourceMap) -> list[Diagnostic]:
@@ -29,35 +27,39 @@ def _locate_all(diags: list[Diagnostic], smap: SourceMap) -> list[Diagnostic]:
     return sorted(out, key=lambda d: (d.line, d.col))
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
 def parse_text(text: str, file: str, fmt: str) -> tuple[Any, SourceMap]:
     """Parse TOML or JSON text; syntax errors become located diagnostics."""
+    text = text.removeprefix("\ufeff")
+    try:
+        return _parse(text, file, fmt)
+    except RecursionError:
+        raise SpecError(
+            [Diagnostic("syntax", f"invalid {fmt.upper()}: nested too deeply", (), file, 1, 1)]
+        ) from None
+
+
+def _parse(text: str, file: str, fmt: str) -> tuple[Any, SourceMap]:
     if fmt == "toml":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            msg = str(exc)
-            m = _TOML_POS.search(msg)
-            line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
-            msg = _TOML_POS.sub("", msg).strip()
-            raise SpecError([Diagnostic("syntax", f"invalid TOML: {msg}", (), file, line, col)]) from None
+            raise SpecError(toml_syntax(exc, text, file)) from None
         return data, toml_source_map(file, text)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError([Diagnostic("syntax", f"invalid JSON: {exc.msg}", (), file, exc.lineno, exc.colno)]) from None
-    except ValueError as exc:  # duplicate key
-        raise SpecError([Diagnostic("syntax", f"invalid JSON: {exc}", (), file, 1, 1)]) from None
+        raise SpecError(json_syntax(exc, text, file)) from None
+    duplicates = json_duplicate_keys(text, file)
+    if duplicates:
+        raise SpecError(duplicates)
     if not isinstance(data, dict):
-        raise SpecError([Diagnostic("syntax", "a JSON spec must be an object {...}", (), file, 1, 1)])
+        raise SpecError(
+            [
+                Diagnostic(
+                    "syntax", "a JSON spec must be one object {...} at the top", (), file, 1, 1
+                )
+            ]
+        )
     return data, json_source_map(file, text)
 
 
@@ -66,7 +68,8 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_locate_all(translate(exc, data, Spec), smap)) from None
+        fmt = "json" if smap.file.lower().endswith(".json") else "toml"
+        raise SpecError(_locate_all(translate(exc, data, Spec, fmt), smap)) from None
     spec._source = smap
     return spec
 
@@ -77,9 +80,11 @@ def load_spec(path: str | Path) -> Spec:
     file = str(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
-        raise SpecError([Diagnostic("file", f"a spec file ends in .toml or .json, got {path.name!r}", (), file)])
+        raise SpecError(
+            [Diagnostic("file", f"a spec file ends in .toml or .json, got {path.name!r}", (), file)]
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the spec
     except FileNotFoundError:
         raise SpecError([Diagnostic("file", "no such file", (), file)]) from None
     except (OSError, UnicodeDecodeError) as exc:

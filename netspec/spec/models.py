@@ -23,7 +23,11 @@ class Split(Strict):
     def _sums_to_one(self):
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"split fractions must add up to 1, got {total:g}")
+            raise ValueError(
+                f"the split fractions must add up to 1, got train {self.train:g} + val {self.val:g} + "
+                f"test {self.test:g} = {total:g}; adjust them (a key left out takes its default: "
+                "train 0.8, val 0.1, test 0.1)"
+            )
         return self
 
 

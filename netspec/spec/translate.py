@@ -11,29 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Diagnostic, did_you_mean
+from ..errors import Diagnostic
+from . import messages as W
 from .types import _describe
-
-_TYPE_WORDS = {
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "int_parsing": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "list_type": "a list",
-    "model_type": "a table",
-    "dict_type": "a table",
-    "model_attributes_type": "a table",
-}
-_RANGE_WORDS = {
-    "greater_than": ">",
-    "greater_than_equal": ">=",
-    "less_than": "<",
-    "less_than_equal": "<=",
-}
 
 
 def _user_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
@@ -44,7 +24,8 @@ def _user_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
     for k, part in enumerate(loc):
         last = k == len(loc) - 1
         if isinstance(node, dict) and isinstance(part, str):
-            if part in node:
+            is_tag = part == node.get("type") and not (last and part in node)
+            if part in node and not is_tag:
                 out.append(part)
                 node = node[part]
             elif last and keep_last:
@@ -100,65 +81,81 @@ def _flatten_args(ann: Any) -> list:
     return out
 
 
-def _message(err: dict, cls: type[BaseModel] | None, parent_cls) -> tuple[str, str]:
-    """(code, message) for one Pydantic error."""
+def _message(err: dict, path: tuple, parent, toml: bool) -> tuple[str, str]:
+    """(code, message) for one Pydantic error at the user's `path`."""
     kind = err["type"]
     got = err.get("input")
     ctx = err.get("ctx") or {}
-    loc = err["loc"]
-    key = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    key = next((p for p in reversed(path) if isinstance(p, str)), "")
     if kind == "missing":
-        return "missing-key", f"missing required key `{key}`"
+        return "missing-key", W.missing_key(key, parent)
     if kind == "extra_forbidden":
-        allowed = sorted(parent_cls.model_fields) if parent_cls else []
-        hint = did_you_mean(key, allowed)
-        listing = f" (allowed: {', '.join(allowed)})" if allowed and not hint else ""
-        return "unknown-key", f"unknown key `{key}`{hint}{listing}"
+        return "unknown-key", W.unknown_key(key, parent, toml)
     if kind == "union_tag_invalid":
-        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
-        hint = did_you_mean(got, tags) if isinstance(got, str) else ""
-        what = "layer type" if "dense" in tags else "type"
-        return "unknown-type", f"unknown {what} {_describe(got)}{hint} (one of: {', '.join(tags)})"
+        return W.unknown_tag(got, W._choices(str(ctx.get("expected_tags", ""))), path)
     if kind == "union_tag_not_found":
-        return "missing-key", "missing required key `type`"
+        return "missing-key", W.missing_tag(path, err.get("table"))
     if kind == "literal_error":
-        expected = [s.strip(" '") for s in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
-        expected = [e for e in expected if e]
-        hint = did_you_mean(got, expected) if isinstance(got, str) else ""
-        return "value", f"{_describe(got)} is not allowed{hint} (one of: {', '.join(expected)})"
+        return W.literal(got, str(ctx.get("expected", "")), key)
     if kind == "finite_number":
-        return "value", f"must be a finite number, got {_describe(got)}"
-    if kind in _TYPE_WORDS:
-        return "type", f"expected {_TYPE_WORDS[kind]}, got {_describe(got)}"
-    if kind in _RANGE_WORDS:
-        limit = next(iter(ctx.values()), "?")
-        return "value", f"must be {_RANGE_WORDS[kind]} {limit}, got {_describe(got)}"
-    if kind in ("too_short", "too_long"):
-        n = ctx.get("min_length", ctx.get("max_length"))
-        word = "at least" if kind == "too_short" else "at most"
-        return "value", f"needs {word} {n} item(s), got {ctx.get('actual_length')}"
+        return (
+            "value",
+            f"must be a finite number, got {_describe(got)}; nan and inf are not allowed",
+        )
+    if W.is_type(kind):
+        return "type", W.wrong_type(kind, got, key, path, W.tags_for(path))
+    if W.is_range(kind):
+        return "value", W.out_of_range(kind, ctx, got, key)
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        return "value", _length(kind, ctx, got, key)
     if kind == "string_pattern_mismatch":
-        return "value", f"{_describe(got)} must match {ctx.get('pattern')} (letters, digits, _ . -)"
+        return "value", (
+            f"{_describe(got)} is not a valid name: start with a letter or digit and use only "
+            "letters, digits, `_`, `.` and `-` (it names run folders and exported files)"
+        )
     if kind == "value_error":
         return "value", str(ctx.get("error", err["msg"]))
     if kind in ("size_type", "dim_type"):
         return "type", err["msg"]
-    return "value", err["msg"]
+    if kind.startswith(("size_", "dim_", "padding")):  # netspec's own messages (spec.types)
+        return "value", err["msg"]
+    msg = str(err["msg"]).replace("Input should be", "expected").replace("Input should", "expected")
+    return "value", f"{msg[:1].lower()}{msg[1:]}, got {_describe(got)}"
 
 
-def translate(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[Diagnostic]:
+def _length(kind: str, ctx: dict, got: Any, key: str) -> str:
+    short = kind.endswith("too_short")
+    if short and key == "layers":
+        return "needs at least one layer: add a [[model.layers]] table"
+    if short and key == "input_shape":
+        return "needs at least one dimension, e.g. input_shape = [4]"
+    n = ctx.get("min_length", ctx.get("max_length"))
+    what = "characters" if isinstance(got, str) else "items"
+    actual = len(got) if hasattr(got, "__len__") else "?"
+    return f"needs {'at least' if short else 'at most'} {n} {what}, got {actual}"
+
+
+def translate(
+    exc: ValidationError, data: Any, root: type[BaseModel], fmt: str = "toml"
+) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     seen: set = set()
     for err in exc.errors(include_url=False):
-        keep_last = err["type"] in ("missing", "extra_forbidden")
+        kind = err["type"]
+        keep_last = kind in ("missing", "extra_forbidden")
         path = _user_path(tuple(err["loc"]), data, keep_last)
-        if err["type"] == "union_tag_invalid":  # point at the `type` key, name its value
+        if kind in ("union_tag_invalid", "union_tag_not_found"):  # point at the `type` key
             path = path + ("type",)
-            err = {**err, "input": err["input"].get("type") if isinstance(err["input"], dict) else None}
+            table = err["input"]
+            err = {
+                **err,
+                "input": table.get("type") if isinstance(table, dict) else None,
+                "table": table,
+            }
         parent = _model_at(root, path[:-1] if keep_last else path, data)
-        code, message = _message(err, None, parent)
-        if (path, code) in seen:  # one error per key (unions report once per branch)
+        code, message = _message(err, path, parent, fmt == "toml")
+        if path in seen:  # one error per key (unions report once per branch)
             continue
-        seen.add((path, code))
+        seen.add(path)
         diags.append(Diagnostic(code=code, message=message, path=path))
     return diags

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from ..errors import did_you_mean
+
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 INITIALIZERS = (
     "uniform_fan_in",
@@ -75,8 +77,8 @@ def _padding(value: Any) -> str | int | list[int]:
         if value not in ("valid", "same"):
             raise PydanticCustomError(
                 "padding",
-                'padding must be "valid", "same", a whole number or a list of them, got "{got}"',
-                {"got": value},
+                'padding must be "valid", "same", a whole number or a list of them, got "{got}"{hint}',
+                {"got": value, "hint": did_you_mean(value, ("valid", "same"), quote='"')},
             )
         return value
     return _size(value, min_value=0)
