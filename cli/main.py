@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "predict",
+    "export",
 )
 
 app = typer.Typer(

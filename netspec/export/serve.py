@@ -1,0 +1,88 @@
+"""Exporting a trained model to a file, and serving it back: an exported .onnx carries its
+resolved spec (metadata "netspec_spec") and CSV input columns, so `netspec predict model.onnx`
+reads input files exactly as the run folder would, and runs them through onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..errors import NetspecError
+from .onnx_export import DEFAULT_OPSET, export_onnx
+from .validate import check_model, model_metadata, parity_report, run_onnx
+
+SAMPLES = 37
+
+
+def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarray:
+    """Raw inputs for the parity check, on the scale of the training data (drawn from the saved
+    standardization's mean and std), or token ids below the vocabulary size."""
+    shape = [d if isinstance(d, int) else time for d in model.graph.input_shape[1:]]
+    if model.spec.model.input_dtype == "int64":
+        vocab = min(n.attrs["vocab_size"] for n in model.graph.nodes if n.op == "embedding")
+        return rng.integers(0, vocab, (SAMPLES, *shape)).astype(np.int64)
+    x = rng.standard_normal((SAMPLES, *shape))
+    if model.standardizer is not None:
+        x = model.standardizer.mean + model.standardizer.std * x
+    return x.astype(np.float32)
+
+
+def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> dict:
+    """Export, validate, write atomically, and check parity with the executor. Returns the
+    report (a dict; report["ok"] False means parity failed)."""
+    from ..train.checkpoint import atomic_write
+    from ..train.run_files import spec_hash
+
+    spec = model.spec
+    lengths = spec.data is not None and spec.data.lengths_key is not None
+    proto = export_onnx(model.graph, model.params, opset=opset, standardizer=model.standardizer,
+                        class_names=model.class_names, spec_hash=spec_hash(spec), spec_name=spec.name,
+                        sequence_lengths=lengths)  # fmt: skip
+    extra = {"netspec_spec": spec.model_dump_json(), "feature_names": json.dumps(model.feature_names),
+             "loss": spec.train.loss}  # fmt: skip
+    for key, value in extra.items():
+        proto.metadata_props.add(key=key, value=value)
+    check_model(proto)
+    atomic_write(path, proto.SerializeToString())
+    x = _sample_inputs(model, np.random.default_rng(seed))
+    if lengths:
+        lens = np.random.default_rng(seed + 1).integers(1, x.shape[1] + 1, len(x))
+        report = parity_report(proto, lambda a, b: model.predict(a, b), [x], lengths_list=[lens], task=model.task)
+    else:
+        report = parity_report(proto, lambda a: model.predict(a), [x], task=model.task)
+    report["path"] = str(path)
+    report["opset"] = opset
+    report["ir_version"] = proto.ir_version
+    return report
+
+
+class OnnxModel:
+    """An exported model for the serving path (onnxruntime), reading inputs like a run folder."""
+
+    def __init__(self, path: Path):
+        from ..spec import positions, validate_data
+
+        self.path = Path(path)
+        try:
+            self.proto = onnx.load(str(self.path))
+        except Exception as exc:  # onnx raises DecodeError / OSError subclasses
+            raise NetspecError(f"{self.path}: not a readable ONNX model ({exc})") from None
+        meta = model_metadata(self.proto)
+        if "netspec_spec" not in meta:
+            raise NetspecError(f"{self.path}: not exported by netspec (no netspec_spec metadata)")
+        self.spec = validate_data(json.loads(meta["netspec_spec"]), positions.SourceMap(str(self.path)))
+        self.class_names = json.loads(meta.get("class_names", "null")) or None
+        self.feature_names = json.loads(meta.get("feature_names", "null"))
+        self.task = meta.get("task", self.spec.train.task)
+        self.loss = meta.get("loss", self.spec.train.loss)
+
+    def predict_file(self, input_path: Path) -> np.ndarray:
+        from ..data import load_inputs
+
+        # Standardization is inside the ONNX graph: read raw inputs.
+        ds = load_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names)
+        lengths = ds.lengths.astype(np.int32) if ds.lengths is not None and len(self.proto.graph.input) > 1 else None
+        return run_onnx(self.proto, ds.x, lengths)
