@@ -1,0 +1,96 @@
+"""The run commands as a user drives them: train -> eval -> predict -> export -> predict .onnx,
+each with --json (one document on stdout) and with human output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netspec_cli.main import app
+
+ROOT = Path(__file__).resolve().parent.parent
+IRIS = ROOT / "specs" / "iris_mlp.toml"
+
+try:
+    runner = CliRunner(mix_stderr=False)
+except TypeError:  # click >= 8.2 keeps stderr apart already
+    runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    res = run("train", IRIS, "--out", out, "--epochs", "40", "--json")
+    assert res.exit_code == 0, res.stderr
+    return out, json.loads(res.stdout)
+
+
+def test_train_json_and_progress(trained):
+    out, doc = trained
+    assert doc["ok"] and Path(doc["run_dir"]) == out
+    assert set(doc["metrics"]) == {"train", "val", "test"}
+    assert doc["metrics"]["test"]["accuracy"] > 0.8
+
+
+def test_train_human_output_has_table(tmp_path):
+    res = run("train", IRIS, "--out", tmp_path / "r", "--epochs", "2")
+    assert res.exit_code == 0
+    assert "final metrics" in res.stderr and "epoch   2" in res.stderr
+    assert res.stdout == ""
+
+
+def test_eval_confusion_matrix(trained):
+    out, doc = trained
+    res = run("eval", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    ev = json.loads(res.stdout)
+    assert ev["metrics"]["accuracy"] == pytest.approx(doc["metrics"]["test"]["accuracy"])
+    assert ev["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert sum(map(sum, ev["confusion_matrix"])) == ev["examples"]
+    res = run("eval", out, "--data", ROOT / "datasets" / "iris.csv", "--json")
+    assert json.loads(res.stdout)["examples"] == 150
+
+
+def test_predict_csv_and_onnx_agree(trained, tmp_path):
+    out, _ = trained
+    res = run("predict", out, "--input", ROOT / "datasets" / "iris.csv")
+    assert res.exit_code == 0, res.stderr
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    assert rows[0] == ["prediction", "p_setosa", "p_versicolor", "p_virginica"]
+    assert len(rows) == 151 and rows[1][0] == "setosa"
+    onnx_file = tmp_path / "iris.onnx"
+    res = run("export", out, "-o", onnx_file, "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["ok"] and report["opset"] == 17 and report["ir_version"] == 8
+    served = run("predict", onnx_file, "--input", ROOT / "datasets" / "iris.csv")
+    assert [r[0] for r in csv.reader(io.StringIO(served.stdout))] == [r[0] for r in rows]
+    res = run("predict", out, "--input", ROOT / "datasets" / "iris.csv", "--output", tmp_path / "p.npy")
+    assert res.exit_code == 0 and (tmp_path / "p.npy").exists()
+
+
+def test_export_rejects_bad_opset(trained, tmp_path):
+    out, _ = trained
+    res = run("export", out, "-o", tmp_path / "x.onnx", "--opset", "12")
+    assert res.exit_code == 1
+    assert "13" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_user_errors_are_located_not_tracebacks(tmp_path):
+    res = run("eval", tmp_path / "nowhere")
+    assert res.exit_code == 1 and "Traceback" not in res.stderr
+    res = run("predict", ROOT / "specs" / "iris_mlp.toml", "--input", tmp_path / "missing.csv")
+    assert res.exit_code == 1 and "Traceback" not in res.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(IRIS.read_text().replace('target = "species"', 'target = "specie"').replace("../datasets", str(ROOT / "datasets")))
+    res = run("train", bad, "--out", tmp_path / "r")
+    assert res.exit_code == 1 and "specie" in res.stderr and "did you mean" in res.stderr
