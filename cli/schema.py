@@ -9,13 +9,12 @@ It lives in a subfolder so that `netspec check specs/*.toml specs/*.json` sees o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from netspec.train.checkpoint import atomic_write
 from netspec.spec import Spec
 
 from .common import JsonOption, handle_errors, say
@@ -33,17 +32,7 @@ def schema_text() -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"))
 
 
 @handle_errors
