@@ -47,6 +47,10 @@ class Plan:
         # Training computes up to the logits; inference also runs the final activation.
         self.loss_input = out.inputs[0] if fused else out.name
         self.train_nodes = graph.nodes[:-1] if fused and graph.nodes[-1] is out else graph.nodes
+        # many-to-many: the loss input keeps the input's time axis (an rnn/lstm with
+        # return_sequences), so the loss must skip each sample's padded steps
+        shape = graph.shape_of(self.loss_input)
+        self.loss_has_time = len(shape) >= 3 and len(graph.input_shape) >= 3 and shape[1] == graph.input_shape[1]
         needs_grad = self._needs_grad(graph)
         self.steps: list[_Step] = []
         for node in graph.nodes:
@@ -71,6 +75,13 @@ class Plan:
             trainable = any(p.trainable for p in node.params.values())
             needs[node.name] = trainable or any(needs[t] for t in node.inputs)
         return needs
+
+    def loss_mask(self, lengths, steps: int):
+        """(batch, steps) bool mask of real steps for the loss, or None (no lengths, or an output
+        without a time axis: many-to-one already reads each sample's last real step)."""
+        if lengths is None or not self.loss_has_time:
+            return None
+        return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator, lengths=None, check_finite=False) -> np.ndarray:
         """Training-mode forward to the loss input (logits when the output activation is fused)."""

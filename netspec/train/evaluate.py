@@ -39,9 +39,13 @@ def evaluate_arrays(plan: Plan, cfg, data, prefix: str = "", loss: bool = True, 
     """{prefix+"loss": ..., prefix+metric: ...} for one split in inference mode."""
     z = loss_inputs(plan, data.x, data.lengths)
     out = {}
+    mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
     if loss:
-        out[prefix + "loss"] = float(LOSSES[cfg.loss](z, data.y)[0])
+        out[prefix + "loss"] = float(LOSSES[cfg.loss](z, data.y, mask=mask)[0])
     outputs = outputs_from_loss_input(z, cfg.loss, plan)
+    y = data.y
+    if mask is not None:  # metrics over real steps only: (N, T, ...) -> (real steps, ...)
+        y, outputs = np.asarray(y)[mask], outputs[mask]
     for name in metrics or cfg.resolved_metrics:
-        out[prefix + name] = float(METRICS[name](data.y, outputs, task_kind(cfg.loss)))
+        out[prefix + name] = float(METRICS[name](y, outputs, task_kind(cfg.loss)))
     return out

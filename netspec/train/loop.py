@@ -76,7 +76,7 @@ class Trainer:
     def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None) -> float:
         plan, store = self.plan, self.store
         z = plan.forward_train(xb, self.rngs["noise"], lengths)
-        loss, dz = self.loss_fn(z, yb)
+        loss, dz = self.loss_fn(z, yb, mask=plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0))
         if not math.isfinite(loss):
             self._diverged(xb, epoch, k, lengths, "the loss")
         plan.backward(dz)
