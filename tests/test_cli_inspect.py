@@ -242,7 +242,7 @@ def test_summary_default_batch_is_train_batch_size():
 def test_summary_table_and_symbolic_dims(tmp_path: Path):
     result = invoke("summary", SPECS / "digits_cnn.toml")
     assert result.exit_code == 0
-    for word in ("conv1", "conv2d", "(batch, 16, 8, 8)", "13,706", "188,372", "memory"):
+    for word in ("conv1", "conv2d", "(batch, 32, 8, 8)", "53,002", "704,404", "memory"):
         assert word in result.stdout
     spec = tmp_path / "seq.toml"
     spec.write_text(
