@@ -213,3 +213,20 @@ def test_early_stopping_restores_best_weights(tmp_path):
 def test_example_specs_reach_held_out_quality(tmp_path, spec, metric, minimum):
     res = netspec.train(SPECS / spec, out=tmp_path / "run")
     assert res.metrics["test"][metric] >= minimum
+
+
+def test_train_on_arrays_through_the_api(tmp_path):
+    from netspec.data import Dataset, Splits
+    from netspec.spec import positions, validate_data
+
+    doc = {"name": "xor", "seed": 0, "model": {"input_shape": [2], "layers": [
+        {"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dense", "units": 1, "activation": "sigmoid"}]},
+        "train": {"epochs": 300, "batch_size": 4, "loss": "binary_cross_entropy",
+                  "optimizer": {"type": "adam", "learning_rate": 0.05}}}  # fmt: skip
+    spec = validate_data(doc, positions.SourceMap("xor.toml"))
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+    splits = Splits(Dataset(x, y), None, None, ["0", "1"], None, "classification")
+    res = netspec.train(spec, splits=splits, save=False)
+    assert res.run_dir is None and res.metrics["train"]["accuracy"] == 1.0
+    assert list(res.model.labels(res.model.predict(x))) == [0, 1, 1, 0]
