@@ -101,12 +101,15 @@ class Trainer:
         batches = self._batches(len(x))
         self.emit(Event("epoch_start", epoch, 0, len(batches), {"lr": lr}))
         total, count, t0 = 0.0, 0, time.perf_counter()
-        for k, idx in enumerate(batches, 1):
-            lb = lengths[idx] if lengths is not None else None
-            loss = self._step(x[idx], y[idx], lr, epoch, k, lb)
-            total += loss * len(idx)
-            count += len(idx)
-            self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
+        # Overflow shows up as a non-finite loss, reported with its epoch and batch; numpy's own
+        # warnings would only repeat it without the location.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k, idx in enumerate(batches, 1):
+                lb = lengths[idx] if lengths is not None else None
+                loss = self._step(x[idx], y[idx], lr, epoch, k, lb)
+                total += loss * len(idx)
+                count += len(idx)
+                self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
         return {"epoch": epoch, "lr": lr, "loss": total / count, "seconds": time.perf_counter() - t0}
 
     # -- the run ------------------------------------------------------------------------------
