@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, did_you_mean
 from ..ir.graph import Graph
 from ..spec.models import Spec
 from .cost import Cost, human_bytes
@@ -80,6 +80,25 @@ def check_resources(graph: Graph, cost: Cost, spec: Spec | None = None) -> list[
 
 def _dims(shape: list) -> str:
     return "[" + ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape) + "]"
+
+
+def check_monitor(spec: Spec) -> list[Diagnostic]:
+    """early_stopping.monitor must name the loss or a metric the run computes."""
+    es = spec.train.early_stopping
+    if es is None:
+        return []
+    names = ["loss", *spec.train.resolved_metrics]
+    allowed = [f"val_{n}" for n in names] + names
+    if es.monitor in allowed:
+        return []
+    return [
+        Diagnostic(
+            "value",
+            f'cannot monitor "{es.monitor}": this run computes {", ".join(allowed)} (add a metric to '
+            f"train.metrics to monitor it){did_you_mean(es.monitor, allowed, quote=chr(34))}",
+            ("train", "early_stopping", "monitor"),
+        )
+    ]
 
 
 def check_expect(spec: Spec, graph: Graph, cost: Cost) -> list[Diagnostic]:

@@ -13,7 +13,7 @@ from ..ir.graph import INPUT, Graph, Node, Param
 from ..kernels.registry import ShapeError, get_op
 from ..spec import locate
 from ..spec.models import Spec
-from .checks import check_expect, check_loss_output, check_resources
+from .checks import check_expect, check_loss_output, check_monitor, check_resources
 from .cost import Cost, estimate
 from .lower import LOWER, layer_inputs, layer_names
 
@@ -154,6 +154,7 @@ def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None)
         cost = estimate(graph, batch, dims or {})
         diags += check_resources(graph, cost, spec)
         diags += check_expect(spec, graph, cost)
+        diags += check_monitor(spec)
     if diags:
         raise SpecError(locate(spec, diags))
     return Compiled(spec, graph, cost)

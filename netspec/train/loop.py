@@ -120,7 +120,7 @@ class Trainer:
             row.update(evaluate_arrays(self.plan, self.cfg, train, prefix="", loss=False))
             if val is not None and len(val.x):
                 row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
-            improved = True
+            improved = False  # best.safetensors exists only when early stopping monitors something
             if self.stopper is not None:
                 monitor = self.stopper.cfg.monitor
                 if monitor not in row:
