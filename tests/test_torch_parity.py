@@ -99,3 +99,22 @@ def test_steps_match_pytorch(opt, extra, make, loss):
     if batch_norm:
         np.testing.assert_allclose(store.values["bn.running_mean"], model[2].running_mean.numpy(), rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(store.values["bn.gamma"], model[2].weight.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_per_layer_penalties_add_to_global_ones_on_weights_only():
+    from netspec.compiler import compile_spec
+    from netspec.spec import positions, validate_data
+    from netspec.train.regularize import add_penalty_grads
+
+    doc = {"name": "pen", "model": {"input_shape": [5], "layers": [
+        {"type": "dense", "name": "a", "units": 4, "l2": 0.5, "l1": 0.1}, {"type": "dense", "name": "b", "units": 2}]},
+        "train": {"epochs": 1, "loss": "mse", "l2": 0.25}}  # fmt: skip
+    spec = validate_data(doc, positions.SourceMap("x.toml"))
+    graph = compile_spec(spec).graph
+    ps = ParamStore.create(graph, np.float64, np.random.default_rng(0), spec.train.l1, spec.train.l2)
+    ps.grad[...] = 0
+    add_penalty_grads(ps.flat, ps.grad, ps.l1, ps.l2, np.empty_like(ps.flat))
+    w_a, w_b = ps.values["a.weight"], ps.values["b.weight"]
+    np.testing.assert_allclose(ps.grads["a.weight"], 2 * 0.75 * w_a + 0.1 * np.sign(w_a))
+    np.testing.assert_allclose(ps.grads["b.weight"], 2 * 0.25 * w_b)
+    assert not ps.grads["a.bias"].any() and not ps.grads["b.bias"].any()
