@@ -35,7 +35,8 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     if task != "classification":
         k = outputs.shape[-1]
         header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
-        return header, outputs.reshape(len(outputs), -1).tolist(), outputs
+        rows = [[float(f"{v:.7g}") for v in row] for row in outputs.reshape(len(outputs), -1)]
+        return header, rows, outputs
     from netspec.train.metrics import predicted_labels, task_kind
 
     labels = predicted_labels(outputs, task_kind(loss)).reshape(len(outputs))
@@ -45,7 +46,7 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     else:
         probs = outputs
     header = ["prediction", *[f"p_{n}" for n in names]]
-    rows = [[names[int(c)], *[float(f"{p:.6g}") for p in row]] for c, row in zip(labels, probs)]
+    rows = [[names[int(c)], *[float(f"{p:.7g}") for p in row]] for c, row in zip(labels, probs)]
     return header, rows, outputs
 
 

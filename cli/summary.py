@@ -48,6 +48,7 @@ def summarize(compiled: Compiled) -> dict:
         "batch": cost.batch,
         "activation_bytes": cost.activation_bytes,
         "train_bytes": cost.train_bytes,
+        "optimizer_slots": cost.optimizer_slots,
         "symbolic_dims": list(cost.symbolic),
     }
 
@@ -99,7 +100,8 @@ def render(data: dict, dims: dict[str, int]) -> None:
     console.print(
         f"memory at batch {data['batch']}: activations {human_bytes(data['activation_bytes'])}, "
         f"training about {human_bytes(data['train_bytes'])} "
-        "(values, gradients and 2 optimizer slots per parameter, activations twice)"
+        f"(values, gradients and {data['optimizer_slots']} optimizer slot(s) per parameter, "
+        "activations twice)"
     )
     unset = [d for d in data["symbolic_dims"] if d not in dims]
     if unset:

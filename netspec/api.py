@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .compiler import Compiled, compile_spec
-from .errors import CheckpointError, NetspecError
+from .errors import CheckpointError, DataError, NetspecError
 from .executor import ParamStore, Plan
 from .spec import Spec, load_spec
 from .train.evaluate import evaluate_arrays
@@ -140,6 +140,27 @@ def _model_meta(spec: Spec, splits, epochs: int) -> dict:
     }
 
 
+def _check_targets(splits, graph, loss: str) -> None:
+    """The targets must have the shape the loss compares with the model's output."""
+    y = splits.train.y
+    out = graph.output_shape[1:]
+    want = out[:-1] if loss == "cross_entropy" else out
+    got = tuple(y.shape[1:])
+    fits = len(got) == len(want) and all(isinstance(w, str) or w == g for w, g in zip(want, got))
+    if loss != "cross_entropy" and got == (1,) * len(got) and len(got) == 1 and len(want) == 0:
+        fits = True
+    if not fits:
+        shown = ", ".join(map(str, ("batch", *want)))
+        raise DataError(
+            f"the targets have shape (N, {', '.join(map(str, got))}) per split but the model's output "
+            f"needs ({shown}) for loss {loss!r}: change the last layer's units or the data's target"
+            if got else
+            f"the targets have one value per example but the loss {loss!r} compares outputs of shape "
+            f"({shown}): a flatten or global pooling layer before the last dense layer gives one "
+            "output vector per example"
+        )
+
+
 def train(
     spec: Spec | str | Path,
     *,
@@ -168,6 +189,7 @@ def train(
         if spec.data is None:
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
         splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1])
+    _check_targets(splits, compiled.graph, cfg.loss)
     rngs = rng_tree(spec.seed)
     store = ParamStore.create(compiled.graph, dtype, rngs["init"], cfg.l1, cfg.l2)
     if cfg.init_from:
@@ -182,6 +204,11 @@ def train(
         folder = Path(out) if out else (latest_run_dir(base) if resume else fresh_run_dir(base))
         if resume and folder is None:
             raise CheckpointError(f"no earlier run of {spec.name!r} under runs/ to resume; start without --resume")
+        if not resume and (folder / "spec.json").exists():
+            raise CheckpointError(
+                f"{folder} already holds a run: continue it with --resume, or choose another --out "
+                "(a new run never overwrites an old one)"
+            )
         files = RunFiles(folder, spec, meta)
     trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
     if resume:
@@ -232,7 +259,10 @@ def load_run(path: str | Path) -> Model:
     if not spec_file.exists():
         raise CheckpointError(f"{path}: not a run folder (no spec.json)")
     if not weights.exists():
-        raise CheckpointError(f"{path}: training did not finish (no model.safetensors); resume it with --resume")
+        if (path / "last.safetensors").exists():
+            raise CheckpointError(f"{path}: training did not finish (no model.safetensors); if it was "
+                                  f"interrupted, `netspec train SPEC --resume --out {path}` completes it")
+        raise CheckpointError(f"{path}: training stopped before its first epoch ended: train again")
     data, smap = parse_text(spec_file.read_text(), str(spec_file), "json")
     spec = validate_data(data, smap)
     compiled = compile_spec(spec)

@@ -230,3 +230,20 @@ def test_train_on_arrays_through_the_api(tmp_path):
     res = netspec.train(spec, splits=splits, save=False)
     assert res.run_dir is None and res.metrics["train"]["accuracy"] == 1.0
     assert list(res.model.labels(res.model.predict(x))) == [0, 1, 1, 0]
+
+
+def test_a_new_run_never_overwrites_an_old_one(tmp_path):
+    spec = write_spec(tmp_path, DIGITS.replace("EPOCHS", "1"))
+    netspec.train(spec, out=tmp_path / "run")
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        netspec.train(spec, out=tmp_path / "run")
+
+
+def test_targets_that_do_not_fit_the_output_are_a_data_error(tmp_path):
+    from netspec.errors import DataError
+
+    body = DIGITS.replace("EPOCHS", "1").replace("input_shape = [64]", "input_shape = [1, 64]")
+    body = body.replace("standardize = true", "standardize = true\nreshape = [1, 64]")
+    body = body.replace('[[model.layers]]\ntype = "dense"\nname = "h"', '[[model.layers]]\ntype = "conv1d"\nfilters = 4\nkernel_size = 3\n[[model.layers]]\ntype = "dense"\nname = "h"')
+    with pytest.raises(DataError, match="flatten or global pooling"):
+        netspec.train(write_spec(tmp_path, body), out=tmp_path / "r")

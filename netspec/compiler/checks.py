@@ -82,6 +82,23 @@ def _dims(shape: list) -> str:
     return "[" + ", ".join(f'"{d}"' if isinstance(d, str) else str(d) for d in shape) + "]"
 
 
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
+
+
+def check_metrics(spec: Spec, graph: Graph) -> list[Diagnostic]:
+    """Metrics must fit the task. (Whether targets fit the output's shape depends on the data:
+    netspec.api checks it once the data is loaded.)"""
+    out: list[Diagnostic] = []
+    task = spec.train.task
+    for i, m in enumerate(spec.train.metrics or []):
+        if (m in CLASSIFICATION_METRICS) != (task == "classification"):
+            fits = "classification" if m in CLASSIFICATION_METRICS else "regression"
+            use = "accuracy, precision, recall, f1" if task == "classification" else "mse, mae, rmse, r2"
+            out.append(Diagnostic("value", f'"{m}" is a {fits} metric, but loss "{spec.train.loss}" makes this '
+                                  f"a {task} task; use {use}", ("train", "metrics", i)))  # fmt: skip
+    return out
+
+
 def check_monitor(spec: Spec) -> list[Diagnostic]:
     """early_stopping.monitor must name the loss or a metric the run computes."""
     es = spec.train.early_stopping
@@ -90,6 +107,10 @@ def check_monitor(spec: Spec) -> list[Diagnostic]:
     names = ["loss", *spec.train.resolved_metrics]
     allowed = [f"val_{n}" for n in names] + names
     if es.monitor in allowed:
+        if es.monitor.startswith("val_") and spec.data is not None and spec.data.split.val == 0:
+            return [Diagnostic("value", f'"{es.monitor}" needs a validation split, but data.split.val = 0; '
+                               f'give data.split a val fraction, or monitor "{es.monitor[4:]}"',
+                               ("train", "early_stopping", "monitor"))]  # fmt: skip
         return []
     return [
         Diagnostic(

@@ -13,8 +13,8 @@ from ..ir.graph import INPUT, Graph, Node, Param
 from ..kernels.registry import ShapeError, get_op
 from ..spec import locate
 from ..spec.models import Spec
-from .checks import check_expect, check_loss_output, check_monitor, check_resources
-from .cost import Cost, estimate
+from .checks import check_expect, check_loss_output, check_metrics, check_monitor, check_resources
+from .cost import Cost, estimate, optimizer_slots
 from .lower import LOWER, layer_inputs, layer_names
 
 SEQUENCE_OPS = ("rnn", "lstm", "embedding")
@@ -151,7 +151,8 @@ def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None)
     cost = None
     if graph is not None and not diags:
         diags += check_loss_output(spec, graph)
-        cost = estimate(graph, batch, dims or {})
+        diags += check_metrics(spec, graph)
+        cost = estimate(graph, batch, dims or {}, spec.train.dtype, optimizer_slots(spec.train.optimizer))
         diags += check_resources(graph, cost, spec)
         diags += check_expect(spec, graph, cost)
         diags += check_monitor(spec)

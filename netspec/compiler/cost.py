@@ -30,7 +30,8 @@ class Cost:
     layer_flops: dict[str, int] = field(default_factory=dict)
     batch: int = 1
     activation_bytes: int = 0  # all node outputs at `batch`
-    train_bytes: int = 0  # params x (value, grad, 2 optimizer slots) + activations x 2
+    train_bytes: int = 0  # params x (value, grad, optimizer slots) + activations x 2
+    optimizer_slots: int = 2
     symbolic: tuple[str, ...] = ()
 
 
@@ -38,7 +39,17 @@ def _concrete(shape: Shape, sizes: dict[str, int]) -> tuple[int, ...]:
     return tuple(dim_size(d, sizes) for d in shape)
 
 
-def estimate(graph: Graph, batch: int = 1, dims: dict[str, int] | None = None, dtype: str = "float32") -> Cost:
+def optimizer_slots(opt) -> int:
+    """Arrays an optimizer keeps per parameter: momentum, Adam's two moments, RMSprop's average."""
+    if opt.type == "adam":
+        return 2
+    if opt.type == "rmsprop":
+        return 1 + (opt.momentum > 0)
+    return int(opt.momentum > 0)
+
+
+def estimate(graph: Graph, batch: int = 1, dims: dict[str, int] | None = None, dtype: str = "float32",
+             slots: int = 2) -> Cost:  # fmt: skip
     sizes = {**(dims or {}), "batch": 1}
     itemsize = BYTES[dtype]
     c = Cost(0, 0, 0, 0, 0, batch=batch)
@@ -65,7 +76,8 @@ def estimate(graph: Graph, batch: int = 1, dims: dict[str, int] | None = None, d
                 c.frozen += p.size
         c.layer_params.setdefault(node.layer, 0)
     c.activation_bytes = act * batch * itemsize
-    c.train_bytes = (4 * c.params + c.state) * itemsize + 2 * c.activation_bytes
+    c.optimizer_slots = slots
+    c.train_bytes = ((2 + slots) * c.params + c.state) * itemsize + 2 * c.activation_bytes
     c.symbolic = tuple(sorted(symbolic))
     return c
 

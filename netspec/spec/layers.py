@@ -20,7 +20,7 @@ class LayerBase(Strict):
 
 
 class Weighted(LayerBase):
-    init: Initializer | None = None  # None: the layer type's documented default
+    init: Initializer = "glorot_uniform"  # weights; biases start at 0 (LSTM forget gate at 1)
     l1: NonNegFloat = 0.0
     l2: NonNegFloat = 0.0
 
@@ -120,7 +120,7 @@ class Reshape(LayerBase):
 
 
 class Embedding(Weighted):
-    """Weights default to normal (std 0.01)... see netspec.compiler.lower for defaults."""
+    """Weights default to glorot_uniform."""
 
     type: Literal["embedding"]
     vocab_size: PosInt

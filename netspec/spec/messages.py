@@ -69,6 +69,18 @@ ALIASES = {
     "layer": "type", "kind": "type", "input": "inputs", "from": "inputs",
 }  # fmt: skip
 
+# Values users bring from Keras / PyTorch -> the spec's value.
+VALUE_ALIASES = {
+    "categorical_crossentropy": "cross_entropy", "sparse_categorical_crossentropy": "cross_entropy",
+    "crossentropy": "cross_entropy", "crossentropyloss": "cross_entropy", "nll": "cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy", "bce": "binary_cross_entropy",
+    "bcewithlogitsloss": "binary_cross_entropy", "mean_squared_error": "mse", "mseloss": "mse",
+    "mean_absolute_error": "mae", "l1loss": "mae", "linear": "identity", "none": "identity",
+    "acc": "accuracy", "lrelu": "leaky_relu", "leakyrelu": "leaky_relu", "logistic": "sigmoid",
+    "xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal",
+    "kaiming_uniform": "he_uniform", "kaiming_normal": "he_normal",
+}  # fmt: skip
+
 _TABLES: list[tuple[str, type[BaseModel]]] = [
     ("the top level", M.Spec), ("[data]", M.Data), ("data.split", M.Split), ("[model]", M.Model),
     ("[train]", M.Train), ("train.early_stopping", M.EarlyStopping), ("[expect]", M.Expect),
@@ -200,7 +212,8 @@ def literal(got: Any, expected_text: str, key: str) -> tuple[str, str]:
             "type",
             f"expected a string naming the {noun} (one of: {listing}), got {_describe(got)}",
         )
-    hint = did_you_mean(got, expected, quote='"')
+    alias = VALUE_ALIASES.get(got.lower())
+    hint = f'; did you mean "{alias}"?' if alias in expected else did_you_mean(got, expected, quote='"')
     return "value", f'unknown {noun} "{got}"{hint} (one of: {listing})'
 
 
@@ -274,6 +287,8 @@ def out_of_range(kind: str, ctx: dict, got: Any, key: Any) -> str:
     if isinstance(limit, float) and limit.is_integer():
         limit = int(limit)
     help_ = f"; {key} is {HELP[key]}" if isinstance(key, str) and key in HELP else ""
+    if key in ("train", "val", "test"):  # data.split fractions, not the [train] table
+        help_ = "; split fractions lie between 0 and 1 and add up to 1 (write 0.8, not 80)"
     return f"must be {_RANGE_WORDS[kind]} {limit}, got {_describe(got)}{help_}"
 
 

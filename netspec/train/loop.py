@@ -86,11 +86,20 @@ class Trainer:
         return loss
 
     def _diverged(self, xb, epoch: int, k: int, lengths, what: str):
-        try:
-            self.plan.forward_train(xb, np.random.default_rng(0), lengths, check_finite=True)
-        except NonFiniteError as exc:
-            what = f"the output of `{exc.tensor}`"
-        kept = " The last good checkpoint (end of the previous epoch) was kept." if self.files else ""
+        bad = [n for n, v in self.store.values.items() if not np.isfinite(v).all()]
+        if bad:
+            what = f"the parameter `{bad[0]}`"
+        else:
+            try:
+                self.plan.forward_train(xb, np.random.default_rng(0), lengths, check_finite=True)
+            except NonFiniteError as exc:
+                what = f"the output of `{exc.tensor}`"
+        if self.files is None:
+            kept = ""
+        elif epoch > 1:
+            kept = f" The checkpoint of epoch {epoch - 1} in {self.files.folder} was kept."
+        else:
+            kept = " No epoch had completed, so no checkpoint was written."
         raise TrainingDiverged(
             f"training diverged at epoch {epoch}, batch {k}: {what} became NaN or infinite. "
             f"Try a smaller learning rate, gradient clipping (train.clip_norm) or standardize = true.{kept}"
