@@ -85,7 +85,7 @@ def _dims(shape: list) -> str:
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def check_metrics(spec: Spec, graph: Graph) -> list[Diagnostic]:
+def check_metrics(spec: Spec) -> list[Diagnostic]:
     """Metrics must fit the task. (Whether targets fit the output's shape depends on the data:
     netspec.api checks it once the data is loaded.)"""
     out: list[Diagnostic] = []

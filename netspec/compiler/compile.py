@@ -148,14 +148,17 @@ def _infer_node(node: Node, layer, shapes: dict, dtypes: dict, seq: dict) -> Non
 def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None) -> Compiled:
     """Compile a validated spec. Raises SpecError (located) on any problem."""
     graph, diags = build_graph(spec)
+    built = graph is not None and not diags
     cost = None
-    if graph is not None and not diags:
+    # Checks that need only the spec, or only the output layer, run even when other layers
+    # failed, so one pass reports every independent problem.
+    diags += check_metrics(spec) + check_monitor(spec)
+    if graph is not None and any(n.name == graph.output for n in graph.nodes):
         diags += check_loss_output(spec, graph)
-        diags += check_metrics(spec, graph)
+    if built:
         cost = estimate(graph, batch, dims or {}, spec.train.dtype, optimizer_slots(spec.train.optimizer))
         diags += check_resources(graph, cost, spec)
         diags += check_expect(spec, graph, cost)
-        diags += check_monitor(spec)
     if diags:
         raise SpecError(locate(spec, diags))
     return Compiled(spec, graph, cost)
