@@ -53,7 +53,8 @@ class ProgressView:
             row = ev.data
             parts = [f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "lr", "seconds")]
             self.console.print(f"epoch {ev.epoch:>3}  " + "  ".join(parts) + f"  ({row['seconds']:.2f}s)", soft_wrap=True)
-            p.update(self.overall, completed=ev.epoch)
+            live = "  ".join(f"{k} {row[k]:.4f}" for k in ("loss", "val_loss") if k in row)
+            p.update(self.overall, completed=ev.epoch, info=live)
         elif ev.kind == "early_stop":
             self.console.print(f"early stopping at epoch {ev.epoch} (best epoch {ev.data['best_epoch']})")
         elif ev.kind == "restore_best":
