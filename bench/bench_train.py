@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from netspec.compiler import compile_spec
 from netspec.executor import ParamStore, Plan
 from netspec.spec import positions, validate_data
-from netspec.train.loop import Trainer, rng_tree
+from netspec.training.loop import Trainer, rng_tree
 
 WORKLOADS = {
     "mlp_digits": {"sizes": [64, 128, 64, 10], "batch": 32, "samples": 1797},

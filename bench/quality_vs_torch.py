@@ -37,9 +37,9 @@ from torch_graph import TorchGraph
 import netspec
 from netspec.api import spec_dir
 from netspec.data import load_splits
-from netspec.train.early_stopping import EarlyStopper
-from netspec.train.metrics import METRICS, higher_is_better, task_kind
-from netspec.train.schedules import learning_rate
+from netspec.training.early_stopping import EarlyStopper
+from netspec.training.metrics import METRICS, higher_is_better, task_kind
+from netspec.training.schedules import learning_rate
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPECS = ["iris_mlp", "breast_cancer", "digits_mlp", "digits_cnn", "digits_residual",

@@ -17,7 +17,7 @@ from torch import nn
 
 from netspec.ir.graph import Graph, Node, Param
 from netspec.kernels.init import NORMAL, UNIFORM
-from netspec.train.losses import FUSED_OUTPUT
+from netspec.training.losses import FUSED_OUTPUT
 
 
 def _torch_pads(pads: tuple[int, ...], nd: int) -> list[int]:

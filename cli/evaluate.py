@@ -16,7 +16,7 @@ def evaluate_run(run: Path, split: str, data: Path | None) -> dict:
     import numpy as np
 
     import netspec
-    from netspec.train.metrics import confusion_matrix
+    from netspec.training.metrics import confusion_matrix
 
     model = netspec.load_run(run)
     ds = model.read(data, require_targets=True) if data is not None else model.split(split)

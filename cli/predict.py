@@ -37,7 +37,7 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
         header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
         rows = [[float(f"{v:.7g}") for v in row] for row in outputs.reshape(len(outputs), -1)]
         return header, rows, outputs
-    from netspec.train.metrics import predicted_labels, task_kind
+    from netspec.training.metrics import predicted_labels, task_kind
 
     labels = predicted_labels(outputs, task_kind(loss)).reshape(len(outputs))
     names = class_names or [str(i) for i in range(max(outputs.shape[-1], 2))]

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from netspec.train.checkpoint import atomic_write
+from netspec.training.checkpoint import atomic_write
 from netspec.spec import Spec
 
 from .common import JsonOption, handle_errors, say

@@ -20,11 +20,11 @@ from .compiler import Compiled, compile_spec
 from .errors import CheckpointError, DataError, NetspecError
 from .executor import ParamStore, Plan
 from .spec import Spec, load_spec
-from .train.evaluate import evaluate_arrays
-from .train.events import Event
-from .train.loop import Trainer, rng_tree
-from .train.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
-from .train.warm_start import warm_start
+from .training.evaluate import evaluate_arrays
+from .training.events import Event
+from .training.loop import Trainer, rng_tree
+from .training.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
+from .training.warm_start import warm_start
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -87,7 +87,7 @@ class Model:
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices from outputs (argmax, or sigmoid >= 0.5)."""
-        from .train.metrics import predicted_labels, task_kind
+        from .training.metrics import predicted_labels, task_kind
 
         labels = predicted_labels(outputs, task_kind(self.spec.train.loss))
         return labels[..., 0] if labels.ndim == 2 and labels.shape[-1] == 1 else labels
@@ -246,7 +246,7 @@ def load_run(path: str | Path) -> Model:
     """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
     from .data import Standardizer
     from .spec.load import parse_text, validate_data
-    from .train.checkpoint import load_checkpoint
+    from .training.checkpoint import load_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":

@@ -11,7 +11,7 @@ import pytest
 from netspec.compiler import compile_spec
 from netspec.executor import ParamStore, Plan
 from netspec.spec import load_spec
-from netspec.train.losses import LOSSES
+from netspec.training.losses import LOSSES
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 

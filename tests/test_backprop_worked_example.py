@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from netspec.kernels.registry import RunContext, get_op
-from netspec.train.losses import mse
+from netspec.training.losses import mse
 
 ATTRS = {"units": 1, "use_bias": True, "init": "glorot_uniform"}
 

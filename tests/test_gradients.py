@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from netspec.kernels.registry import RunContext, all_ops, get_op
-from netspec.train.losses import LOSSES
+from netspec.training.losses import LOSSES
 
 H = 1e-5
 ATOL, RTOL = 1e-7, 1e-6

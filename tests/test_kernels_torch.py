@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from netspec.kernels.registry import RunContext, get_op
-from netspec.train.losses import LOSSES
+from netspec.training.losses import LOSSES
 
 RTOL = 1e-5
 RNG = np.random.default_rng(0)

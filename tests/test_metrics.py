@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netspec.train.metrics import (
+from netspec.training.metrics import (
     METRICS,
     accuracy,
     confusion_matrix,

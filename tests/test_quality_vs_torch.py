@@ -20,7 +20,7 @@ from torch_graph import TorchGraph
 
 import netspec
 from netspec.executor import ParamStore, Plan
-from netspec.train.loop import rng_tree
+from netspec.training.loop import rng_tree
 
 SEEDS = (0, 1)
 # netspec's mean test accuracy over SEEDS may trail PyTorch's by at most this much. Both runs are

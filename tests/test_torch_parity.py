@@ -10,7 +10,7 @@ import pytest
 from netspec.compiler import compile_spec
 from netspec.executor import ParamStore, Plan
 from netspec.spec import positions, validate_data
-from netspec.train.loop import Trainer, rng_tree
+from netspec.training.loop import Trainer, rng_tree
 
 torch = pytest.importorskip("torch")
 
@@ -104,7 +104,7 @@ def test_steps_match_pytorch(opt, extra, make, loss):
 def test_per_layer_penalties_add_to_global_ones_on_weights_only():
     from netspec.compiler import compile_spec
     from netspec.spec import positions, validate_data
-    from netspec.train.regularize import add_penalty_grads
+    from netspec.training.regularize import add_penalty_grads
 
     doc = {"name": "pen", "model": {"input_shape": [5], "layers": [
         {"type": "dense", "name": "a", "units": 4, "l2": 0.5, "l1": 0.1}, {"type": "dense", "name": "b", "units": 2}]},

@@ -16,7 +16,7 @@ import pytest
 
 import netspec
 from netspec.errors import CheckpointError, TrainingDiverged
-from netspec.train.checkpoint import load_checkpoint
+from netspec.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

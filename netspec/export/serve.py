@@ -33,8 +33,8 @@ def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarra
 def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> dict:
     """Export, validate, write atomically, and check parity with the executor. Returns the
     report (a dict; report["ok"] False means parity failed)."""
-    from ..train.checkpoint import atomic_write
-    from ..train.run_files import spec_hash
+    from ..training.checkpoint import atomic_write
+    from ..training.run_files import spec_hash
 
     spec = model.spec
     lengths = spec.data is not None and spec.data.lengths_key is not None
