@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from netspec.compiler import compile_spec
+from netspec.data import Dataset
 from netspec.executor import ParamStore, Plan
 from netspec.spec import positions, validate_data
 from netspec.training.loop import Trainer, rng_tree
@@ -52,7 +53,8 @@ def netspec_epoch_fn(w: dict, x, y):
     rngs = rng_tree(0)
     plan = Plan(graph, ParamStore.create(graph, np.float32, rngs["init"]))
     trainer = Trainer(plan, spec.train, seed=0, epochs=1, task="classification", rngs=rngs)
-    return lambda: trainer._epoch(1, x, y, None)
+    data = Dataset(x, y)
+    return lambda: trainer._epoch(1, data)
 
 
 def torch_epoch_fn(w: dict, x, y):

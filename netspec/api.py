@@ -2,7 +2,7 @@
 
     import netspec
     spec = netspec.load("specs/digits_mlp.toml")
-    result = netspec.train(spec)                 # or train(spec, x=..., y=...) on arrays
+    result = netspec.train(spec)                 # or train(spec, splits=...) on arrays
     print(result.metrics["test"])
     model = netspec.load_run(result.run_dir)
     probs = model.predict(x_raw)                 # standardization applied inside
@@ -172,7 +172,8 @@ def train(
     splits=None,
     save: bool = True,
 ) -> TrainResult:
-    """Train from a spec (its [data], or `splits` built with netspec.data.splits_from_arrays)."""
+    """Train from a spec, on its [data] or on `splits` (a netspec.data.Splits built from arrays).
+    With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N)."""
     from . import data as data_module
 
     if not isinstance(spec, Spec):
@@ -192,7 +193,9 @@ def train(
     _check_targets(splits, compiled.graph, cfg.loss)
     rngs = rng_tree(spec.seed)
     store = ParamStore.create(compiled.graph, dtype, rngs["init"], cfg.l1, cfg.l2)
-    if cfg.init_from:
+    if resume and not save:
+        raise CheckpointError("resume needs a run folder: call train(..., resume=True) with save=True")
+    if cfg.init_from and not resume:  # a resumed run's checkpoint already holds every weight
         report = warm_start(store, Path(cfg.init_from) if Path(cfg.init_from).is_absolute() else spec_dir(spec) / cfg.init_from)
         (callback or (lambda e: None))(Event("init_from", data=report))
     plan = Plan(compiled.graph, store)
@@ -216,6 +219,7 @@ def train(
         trainer.restore(arrays, ck_meta, best)
         if epochs is None:
             trainer.epochs = ck_meta.get("epochs", n_epochs)
+        files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
         files.start(spec_dir(spec))
     if callback:

@@ -147,7 +147,7 @@ def test_resume_refuses_a_changed_spec(tmp_path):
         netspec.train(spec, out=tmp_path / "run", resume=True)
 
 
-def test_divergence_names_epoch_and_batch_and_keeps_checkpoint(tmp_path):
+def test_divergence_names_epoch_and_batch(tmp_path):
     body = DIGITS.replace("EPOCHS", "5").replace("standardize = true", "standardize = false")
     body = body.replace("learning_rate = 0.05", "learning_rate = 1e30").replace("clip_norm = 5.0", "")
     spec = write_spec(tmp_path, body)
@@ -247,3 +247,56 @@ def test_targets_that_do_not_fit_the_output_are_a_data_error(tmp_path):
     body = body.replace('[[model.layers]]\ntype = "dense"\nname = "h"', '[[model.layers]]\ntype = "conv1d"\nfilters = 4\nkernel_size = 3\n[[model.layers]]\ntype = "dense"\nname = "h"')
     with pytest.raises(DataError, match="flatten or global pooling"):
         netspec.train(write_spec(tmp_path, body), out=tmp_path / "r")
+
+
+def test_resuming_an_early_stopped_run_trains_no_further(tmp_path):
+    body = DIGITS.replace("EPOCHS", "40").replace("patience = 100", "patience = 1")
+    body = body.replace('monitor = "val_accuracy"', 'monitor = "val_loss", restore_best = false').replace("learning_rate = 0.05", "learning_rate = 0.5")
+    spec = write_spec(tmp_path, body)
+    first = netspec.train(spec, out=tmp_path / "r")
+    assert first.stopped_early
+    again = netspec.train(spec, out=tmp_path / "r", resume=True)
+    assert len(again.history) == len(first.history)
+    for k, v in first.model.params.items():
+        assert np.array_equal(v, again.model.params[k]), k
+
+
+def test_frozen_batch_norm_keeps_its_statistics(tmp_path):
+    body = DIGITS.replace("EPOCHS", "2").replace('[[model.layers]]\ntype = "dropout"', '[[model.layers]]\ntype = "batch_norm"\nname = "bn"\n[[model.layers]]\ntype = "dropout"')
+    base = netspec.train(write_spec(tmp_path, body, "base.toml"), out=tmp_path / "base")
+    tuned = body.replace('name = "bn"', 'name = "bn"\ntrainable = false').replace("[train]\n", f'[train]\ninit_from = "{base.run_dir.as_posix()}"\n')
+    res = netspec.train(write_spec(tmp_path, tuned, "tuned.toml"), out=tmp_path / "tuned")
+    for name in ("bn.gamma", "bn.beta", "bn.running_mean", "bn.running_var"):
+        assert np.array_equal(res.model.params[name], base.model.params[name]), name
+
+
+def test_resume_does_not_need_the_warm_start_source_again(tmp_path):
+    base = netspec.train(write_spec(tmp_path, DIGITS.replace("EPOCHS", "1"), "b.toml"), out=tmp_path / "b")
+    tuned = DIGITS.replace("EPOCHS", "3").replace("[train]\n", f'[train]\ninit_from = "{(tmp_path / "b").as_posix()}"\n')
+    spec = write_spec(tmp_path, tuned, "t.toml")
+
+    def stop_after_1(ev):
+        if ev.kind == "epoch_end" and ev.epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        netspec.train(spec, out=tmp_path / "t", callback=stop_after_1)
+    (tmp_path / "b").rename(tmp_path / "moved")
+    assert base.run_dir.exists() is False
+    assert len(netspec.train(spec, out=tmp_path / "t", resume=True).history) == 3
+
+
+def test_divergence_after_a_good_epoch_keeps_that_checkpoint(tmp_path):
+    """A run that blows up mid-training leaves the last good checkpoint byte for byte intact."""
+    from netspec.training.checkpoint import save_checkpoint
+
+    spec = write_spec(tmp_path, DIGITS.replace("EPOCHS", "1").replace("clip_norm = 5.0", ""))
+    run = netspec.train(spec, out=tmp_path / "r").run_dir
+    arrays, meta = load_checkpoint(run / "last.safetensors")
+    arrays["h.weight"] = np.full_like(arrays["h.weight"], 1e30)  # poison the weights
+    save_checkpoint(run / "last.safetensors", arrays, meta)
+    good = (run / "last.safetensors").read_bytes()
+    with pytest.raises(TrainingDiverged, match="epoch 2") as exc:
+        netspec.train(spec, out=run, resume=True, epochs=3)
+    assert "checkpoint of epoch 1" in str(exc.value)
+    assert (run / "last.safetensors").read_bytes() == good

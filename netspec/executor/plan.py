@@ -35,6 +35,9 @@ class _Step:
     need_dx: list  # per input
     run_backward: bool
     skip_in_inference: bool
+    # A frozen batch_norm runs in inference mode while training (as Keras): its running
+    # statistics neither update nor get replaced by batch statistics.
+    frozen_norm: bool
 
 
 class Plan:
@@ -60,9 +63,10 @@ class Plan:
             params = {role: store.values[p.name] for role, p in node.params.items()}
             grads = {role: store.grads[p.name] for role, p in node.params.items() if p.trainable}
             need_dx = [needs_grad.get(t, False) for t in node.inputs]
+            frozen_norm = node.op == "batch_norm" and not any(p.trainable for p in node.params.values())
             self.steps.append(
                 _Step(node, op.forward, op.backward, params, grads, need_dx,
-                      bool(grads) or any(need_dx), op.inference_identity)
+                      bool(grads) or any(need_dx), op.inference_identity, frozen_norm)
             )  # fmt: skip
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
@@ -86,14 +90,16 @@ class Plan:
     def forward_train(self, x: np.ndarray, rng: np.random.Generator, lengths=None, check_finite=False) -> np.ndarray:
         """Training-mode forward to the loss input (logits when the output activation is fused)."""
         ctx = RunContext(training=True, rng=rng, dtype=self.dtype, lengths=lengths)
+        frozen_ctx = RunContext(training=False, rng=None, dtype=self.dtype, lengths=lengths)
         values = {self.graph.input_name: x}
         for k in range(self.n_train):
             st = self.steps[k]
-            y, self._caches[k] = st.forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, ctx)
+            c = frozen_ctx if st.frozen_norm else ctx
+            y, self._caches[k] = st.forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, c)
             if check_finite and not np.isfinite(y).all():
                 raise NonFiniteError(st.node.name)
             values[st.node.name] = y
-        self._ctx = ctx
+        self._ctx, self._frozen_ctx = ctx, frozen_ctx
         return values[self.loss_input]
 
     def backward(self, dy: np.ndarray) -> None:
@@ -108,33 +114,28 @@ class Plan:
                 for arr in st.grads.values():
                     arr.fill(0)
                 continue
-            dxs = st.backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx, self._ctx)
+            dxs = st.backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx,
+                              self._frozen_ctx if st.frozen_norm else self._ctx)
             for t, dx, need in zip(st.node.inputs, dxs, st.need_dx):
                 if need and dx is not None:
                     grads[t] = grads[t] + dx if t in grads else dx
         self._caches = [None] * self.n_train
 
-    def predict(self, x: np.ndarray, lengths=None) -> np.ndarray:
-        """Inference-mode forward through the whole graph (final activation included)."""
+    def _infer(self, x: np.ndarray, lengths, steps, out: str) -> np.ndarray:
         ctx = RunContext(training=False, rng=None, dtype=self.dtype, lengths=lengths)
         values = {self.graph.input_name: x}
-        for st in self.steps:
+        for st in steps:
             ins = [values[t] for t in st.node.inputs]
             if st.skip_in_inference:
                 values[st.node.name] = ins[0]
                 continue
             values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, ctx)
-        return values[self.graph.output]
+        return values[out]
+
+    def predict(self, x: np.ndarray, lengths=None) -> np.ndarray:
+        """Inference-mode forward through the whole graph (final activation included)."""
+        return self._infer(x, lengths, self.steps, self.graph.output)
 
     def logits(self, x: np.ndarray, lengths=None) -> np.ndarray:
         """Inference-mode forward to the loss input (for validation loss)."""
-        ctx = RunContext(training=False, rng=None, dtype=self.dtype, lengths=lengths)
-        values = {self.graph.input_name: x}
-        for k in range(self.n_train):
-            st = self.steps[k]
-            ins = [values[t] for t in st.node.inputs]
-            if st.skip_in_inference:
-                values[st.node.name] = ins[0]
-                continue
-            values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, ctx)
-        return values[self.loss_input]
+        return self._infer(x, lengths, self.steps[: self.n_train], self.loss_input)

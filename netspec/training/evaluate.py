@@ -35,17 +35,23 @@ def loss_inputs(plan: Plan, x: np.ndarray, lengths=None) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0,))
 
 
+def metrics_of(plan: Plan, cfg, z: np.ndarray, data, prefix: str = "", metrics=None) -> dict:
+    """Metrics of loss inputs `z` (logits when the output activation is fused) against data.y,
+    over real steps only for padded sequence outputs."""
+    mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
+    outputs = outputs_from_loss_input(z, cfg.loss, plan)
+    y = data.y
+    if mask is not None:  # (N, T, ...) -> (real steps, ...)
+        y, outputs = np.asarray(y)[mask], outputs[mask]
+    return {prefix + name: float(METRICS[name](y, outputs, task_kind(cfg.loss))) for name in metrics or cfg.resolved_metrics}
+
+
 def evaluate_arrays(plan: Plan, cfg, data, prefix: str = "", loss: bool = True, metrics=None) -> dict:
     """{prefix+"loss": ..., prefix+metric: ...} for one split in inference mode."""
     z = loss_inputs(plan, data.x, data.lengths)
     out = {}
-    mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
     if loss:
+        mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
         out[prefix + "loss"] = float(LOSSES[cfg.loss](z, data.y, mask=mask)[0])
-    outputs = outputs_from_loss_input(z, cfg.loss, plan)
-    y = data.y
-    if mask is not None:  # metrics over real steps only: (N, T, ...) -> (real steps, ...)
-        y, outputs = np.asarray(y)[mask], outputs[mask]
-    for name in metrics or cfg.resolved_metrics:
-        out[prefix + name] = float(METRICS[name](y, outputs, task_kind(cfg.loss)))
+    out.update(metrics_of(plan, cfg, z, data, prefix, metrics))
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import CheckpointError, TrainingDiverged
 from ..executor import NonFiniteError, ParamStore, Plan
 from .early_stopping import EarlyStopper, EarlyStopState
-from .evaluate import evaluate_arrays
+from ..data.batches import iterate_batches
+from .evaluate import evaluate_arrays, metrics_of
 from .events import Event
 from .losses import LOSSES
 from .optimizers import make_optimizer
@@ -35,11 +36,6 @@ def rng_tree(seed: int) -> dict[str, np.random.Generator]:
         "shuffle": np.random.default_rng(shuffle),
         "noise": np.random.default_rng(noise),
     }
-
-
-@dataclass
-class History:
-    rows: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -68,17 +64,14 @@ class Trainer:
         self._tmp = np.empty_like(self.store.flat)
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _batches(self, n: int):
-        bs = self.cfg.batch_size
-        order = self.rngs["shuffle"].permutation(n) if self.cfg.shuffle else np.arange(n)
-        return [order[i : i + bs] for i in range(0, n, bs)]
-
-    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None) -> float:
+    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None) -> float:
         plan, store = self.plan, self.store
         z = plan.forward_train(xb, self.rngs["noise"], lengths)
         loss, dz = self.loss_fn(z, yb, mask=plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0))
         if not math.isfinite(loss):
             self._diverged(xb, epoch, k, lengths, "the loss")
+        if outputs is not None:  # training-mode outputs give the epoch's train metrics for free
+            outputs.append(z)
         plan.backward(dz)
         add_penalty_grads(store.flat, store.grad, store.l1, store.l2, self._tmp)
         clip(store.grad, self.cfg.clip_value, self.cfg.clip_norm)
@@ -105,47 +98,65 @@ class Trainer:
             f"Try a smaller learning rate, gradient clipping (train.clip_norm) or standardize = true.{kept}"
         )
 
-    def _epoch(self, epoch: int, x, y, lengths) -> dict:
+    def _epoch(self, epoch: int, data) -> dict:
+        x, y, lengths = data.x, data.y, data.lengths
         lr = learning_rate(self.cfg.optimizer.learning_rate, self.cfg.schedule, epoch - 1, self.epochs)
-        batches = self._batches(len(x))
+        batches = list(iterate_batches(len(x), self.cfg.batch_size, self.rngs["shuffle"] if self.cfg.shuffle else None))
         self.emit(Event("epoch_start", epoch, 0, len(batches), {"lr": lr}))
         total, count, t0 = 0.0, 0, time.perf_counter()
-        # Overflow shows up as a non-finite loss, reported with its epoch and batch; numpy's own
-        # warnings would only repeat it without the location.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for k, idx in enumerate(batches, 1):
-                lb = lengths[idx] if lengths is not None else None
-                loss = self._step(x[idx], y[idx], lr, epoch, k, lb)
-                total += loss * len(idx)
-                count += len(idx)
-                self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
-        return {"epoch": epoch, "lr": lr, "loss": total / count, "seconds": time.perf_counter() - t0}
+        outputs: list = []
+        for k, idx in enumerate(batches, 1):
+            lb = lengths[idx] if lengths is not None else None
+            loss = self._step(x[idx], y[idx], lr, epoch, k, lb, outputs)
+            total += loss * len(idx)
+            count += len(idx)
+            self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
+        row = {"epoch": epoch, "lr": lr, "loss": total / count, "seconds": time.perf_counter() - t0}
+        # Train metrics as Keras reports them: from this epoch's training-mode outputs (so with
+        # dropout active), not from a second pass over the data.
+        order = np.concatenate(batches)
+        seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order])
+        row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix=""))
+        return row
+
+    def _check_finite(self, row: dict, epoch: int) -> None:
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            kept = f" The checkpoint of epoch {epoch - 1} was kept." if self.files and epoch > 1 else ""
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: {', '.join(bad)} became NaN or infinite. "
+                f"Try a smaller learning rate, gradient clipping (train.clip_norm) or standardize = true.{kept}"
+            )
 
     # -- the run ------------------------------------------------------------------------------
     def fit(self, train, val=None) -> TrainOutcome:
-        stopped = False
-        for epoch in range(self.start_epoch + 1, self.epochs + 1):
-            row = self._epoch(epoch, train.x, train.y, train.lengths)
-            row.update(evaluate_arrays(self.plan, self.cfg, train, prefix="", loss=False))
-            if val is not None and len(val.x):
-                row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
-            improved = False  # best.safetensors exists only when early stopping monitors something
-            if self.stopper is not None:
-                monitor = self.stopper.cfg.monitor
-                if monitor not in row:
-                    monitor = monitor.removeprefix("val_")  # no validation split: fall back
-                improved, stopped = self.stopper.update(row[monitor], epoch)
-                if improved and self.stopper.cfg.restore_best:
-                    self.best_params = self.store.snapshot()
-            self.history.append(row)
-            if self.files is not None:
-                self.files.save_epoch(self, epoch, improved)
-            self.emit(Event("epoch_end", epoch, data=row))
-            if stopped:
-                self.emit(Event("early_stop", epoch, data={"best_epoch": self.stopper.state.best_epoch}))
-                break
-        best_epoch = self.stopper.state.best_epoch if self.stopper else len(self.history)
-        if self.stopper and self.stopper.cfg.restore_best and self.best_params is not None:
+        # A run restored after it had already stopped early stays stopped.
+        es = self.stopper
+        stopped = bool(es and es.state.best_epoch and es.state.wait >= es.cfg.patience)
+        # Overflow shows up as a non-finite loss, reported with its epoch and batch; numpy's own
+        # warnings would only repeat it without the location.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(self.start_epoch + 1, self.epochs + 1):
+                if stopped:
+                    break
+                row = self._epoch(epoch, train)
+                if val is not None and len(val.x):
+                    row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
+                self._check_finite(row, epoch)
+                improved = False  # best.safetensors exists only when early stopping monitors
+                if es is not None:
+                    monitor = es.cfg.monitor if es.cfg.monitor in row else es.cfg.monitor.removeprefix("val_")
+                    improved, stopped = es.update(row[monitor], epoch)
+                    if improved and es.cfg.restore_best:
+                        self.best_params = self.store.snapshot()
+                self.history.append(row)
+                if self.files is not None:
+                    self.files.save_epoch(self, epoch, improved)
+                self.emit(Event("epoch_end", epoch, data=row))
+                if stopped:
+                    self.emit(Event("early_stop", epoch, data={"best_epoch": es.state.best_epoch}))
+        best_epoch = es.state.best_epoch if es else len(self.history)
+        if es and es.cfg.restore_best and self.best_params is not None:
             self.store.load(self.best_params)
             self.emit(Event("restore_best", best_epoch, data={"best_epoch": best_epoch}))
         return TrainOutcome(self.history, stopped, best_epoch, len(self.history))
