@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -48,9 +49,20 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def emit_json(document: Any) -> None:
-    """The machine output of a command: one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    """The machine output of a command: one JSON document on stdout (strict JSON)."""
+    sys.stdout.write(json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -115,18 +127,25 @@ def handle_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("json_output"))
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer.Exit and usage errors keep their own exit codes
         except NetspecError as exc:
-            raise typer.Exit(report_error(exc, bool(kwargs.get("json_output")))) from None
+            raise typer.Exit(report_error(exc, as_json)) from None
         except KeyboardInterrupt:
             say("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:  # a path the user gave cannot be read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise typer.Exit(report_error(NetspecError(f"{where}{exc.strerror or exc}"), as_json)) from None
         except Exception as exc:
             if debug_enabled():
                 raise
+            if as_json:
+                emit_json({"ok": False, "errors": [{"code": "internal", "message": f"{type(exc).__name__}: {exc}",
+                                                    "file": "", "line": 0, "col": 0, "path": ""}]})  # fmt: skip
             raise typer.Exit(report_internal(exc)) from None
 
     return wrapper

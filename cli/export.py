@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, emit_json, handle_errors, stderr_console
+from .common import JsonOption, emit_json, handle_errors, report_error, stderr_console
 
 
 def _render(report: dict, console) -> None:
@@ -49,10 +49,14 @@ def export(
     report = export_run(model, path, opset)
     console = stderr_console()
     _render(report, console)
+    if not report["ok"]:
+        error = ParityError(f"{path}: the exported model does not match the executor: " + "; ".join(report["failures"]))
+        report_error(error)
+        if json_output:  # one document: the report, marked failed
+            emit_json({**report, "errors": [{"code": "parity", "message": str(error)}]})
+        raise typer.Exit(error.exit_code)
     if json_output:
         emit_json(report)
-    if not report["ok"]:
-        raise ParityError(f"{path}: the exported model does not match the executor (see the parity report)")
     console.print(f"wrote {path} (opset {opset}, ir_version {report['ir_version']}); parity ok")
 
 

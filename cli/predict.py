@@ -15,7 +15,8 @@ from .common import JsonOption, emit_json, handle_errors, say
 
 
 def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[list], "object"]:
-    """(header, rows, outputs array) for a run folder or an .onnx file."""
+    """(header, rows, outputs array) for a run folder or an .onnx file. Outputs with a time axis
+    (many-to-many sequence models) give one row per real step, with `example` and `step`."""
     import numpy as np
 
     import netspec
@@ -23,30 +24,36 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     if model_path.suffix == ".onnx":
         from netspec.export.serve import OnnxModel
 
-        served = OnnxModel(model_path)
-        outputs = served.predict_file(input_path)
-        class_names, task, loss = served.class_names, served.task, served.loss
+        model = OnnxModel(model_path)
+        ds = model.read(input_path)
+        outputs = np.asarray(model.predict(ds.x, ds.lengths))
+        class_names, task, loss = model.class_names, model.task, model.loss
     else:
         model = netspec.load_run(model_path)
         ds = model.read(input_path)
         outputs = model.predict(ds.x, ds.lengths, raw=False)
         class_names, task, loss = model.class_names, model.task, model.spec.train.loss
-    outputs = np.asarray(outputs)
+    keys: list[list] = [[]] * len(outputs)
+    flat = outputs
+    prefix: list[str] = []
+    if outputs.ndim >= 3:
+        steps = outputs.shape[1]
+        real = np.ones(outputs.shape[:2], bool) if ds.lengths is None else np.arange(steps)[None, :] < ds.lengths[:, None]
+        ex, st = np.nonzero(real)
+        keys = [[int(e), int(t)] for e, t in zip(ex, st)]
+        flat = outputs[real]
+        prefix = ["example", "step"]
+    flat = flat.reshape(len(flat), -1)
     if task != "classification":
-        k = outputs.shape[-1]
-        header = ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
-        rows = [[float(f"{v:.7g}") for v in row] for row in outputs.reshape(len(outputs), -1)]
-        return header, rows, outputs
+        header = prefix + (["prediction"] if flat.shape[1] == 1 else [f"prediction_{i}" for i in range(flat.shape[1])])
+        return header, [k + [float(f"{v:.7g}") for v in row] for k, row in zip(keys, flat)], outputs
     from netspec.training.metrics import predicted_labels, task_kind
 
-    labels = predicted_labels(outputs, task_kind(loss)).reshape(len(outputs))
-    names = class_names or [str(i) for i in range(max(outputs.shape[-1], 2))]
-    if loss == "binary_cross_entropy":
-        probs = np.concatenate([1 - outputs, outputs], axis=-1)
-    else:
-        probs = outputs
-    header = ["prediction", *[f"p_{n}" for n in names]]
-    rows = [[names[int(c)], *[float(f"{p:.7g}") for p in row]] for c, row in zip(labels, probs)]
+    labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
+    names = class_names or [str(i) for i in range(max(flat.shape[-1], 2))]
+    probs = np.concatenate([1 - flat, flat], axis=-1) if loss == "binary_cross_entropy" else flat
+    header = prefix + ["prediction", *[f"p_{n}" for n in names]]
+    rows = [k + [names[int(c)], *[float(f"{p:.7g}") for p in row]] for k, c, row in zip(keys, labels, probs)]
     return header, rows, outputs
 
 

@@ -54,6 +54,7 @@ class Model:
     class_names: list[str] | None = None
     feature_names: list[str] | None = None  # CSV input columns, in order (None: NPZ/series)
     run_dir: Path | None = None
+    base_dir: Path | None = None  # what the spec's relative paths are relative to
     plan: Plan = field(init=False)
 
     def __post_init__(self):
@@ -103,7 +104,7 @@ class Model:
         """One split of the spec's own data, recomputed exactly as in training."""
         from .data import load_splits
 
-        base = self.run_dir if self.run_dir is not None else spec_dir(self.spec)
+        base = self.base_dir if self.base_dir is not None else spec_dir(self.spec)
         splits = load_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
         data = getattr(splits, name)
         if data is None or not len(data.x):
@@ -231,7 +232,7 @@ def train(
         }))  # fmt: skip
     outcome = trainer.fit(splits.train, splits.val)
     model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
-                  files.folder if files else None)
+                  files.folder if files else None, spec_dir(spec))
     metrics = {}
     for name in ("train", "val", "test"):
         data = getattr(splits, name)
@@ -277,4 +278,4 @@ def load_run(path: str | Path) -> Model:
         raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
     store.load({k: arrays[k] for k in store.values})
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
-    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path)
+    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)

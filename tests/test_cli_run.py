@@ -94,3 +94,11 @@ def test_user_errors_are_located_not_tracebacks(tmp_path):
     bad.write_text(IRIS.read_text().replace('target = "species"', 'target = "specie"').replace("../datasets", str(ROOT / "datasets")))
     res = run("train", bad, "--out", tmp_path / "r")
     assert res.exit_code == 1 and "specie" in res.stderr and "did you mean" in res.stderr
+
+
+def test_unwritable_output_is_a_user_error(trained, tmp_path):
+    out, _ = trained
+    res = run("predict", out, "--input", ROOT / "datasets" / "iris.csv", "--output", tmp_path / "no" / "dir" / "p.csv", "--json")
+    assert res.exit_code == 1 and "Traceback" not in res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["ok"] is False and "No such file" in doc["errors"][0]["message"]

@@ -3,9 +3,14 @@ the loss, nor the trained weights; exported models take the lengths too."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 import netspec
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SPEC = """
 name = "seq-tagger"
@@ -76,3 +81,33 @@ def test_export_takes_lengths_and_matches(tmp_path):
     np.testing.assert_array_equal(model.predict(x_noisy, lengths)[1, :3], out[1, :3])
     report = export_run(model, tmp_path / "seq.onnx")
     assert report["ok"], report["failures"]
+
+
+def test_predict_and_eval_count_real_steps_only(tmp_path):
+    from netspec_cli.evaluate import evaluate_run
+    from netspec_cli.predict import predict_table
+
+    res = train_with(tmp_path, "d", 0.0, 0)
+    data = np.load(tmp_path / "d" / "seq.npz")
+    header, rows, _ = predict_table(res.run_dir, tmp_path / "d" / "seq.npz")
+    assert header[:3] == ["example", "step", "prediction"]
+    assert len(rows) == int(data["lengths"].sum())
+    report = evaluate_run(res.run_dir, "val", None)
+    val_steps = sum(map(sum, report["confusion_matrix"]))
+    assert val_steps == int(res.model.split("val").lengths.sum())
+
+
+def test_token_ids_outside_the_vocabulary_are_located(tmp_path):
+    from netspec.errors import DataError
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 20, (30, 5))
+    x[7, 2] = 20
+    np.savez(tmp_path / "ids.npz", x=x, y=(x.sum(1) > 50).astype(np.int64))
+    (tmp_path / "s.toml").write_text(
+        'name = "ids"\n[data]\npath = "ids.npz"\ntarget = "y"\n[model]\ninput_shape = [5]\ninput_dtype = "int64"\n'
+        '[[model.layers]]\ntype = "embedding"\nvocab_size = 20\ndim = 3\n[[model.layers]]\ntype = "flatten"\n'
+        '[[model.layers]]\ntype = "dense"\nunits = 2\nactivation = "softmax"\n[train]\nepochs = 1\nloss = "cross_entropy"\n'
+    )
+    with pytest.raises(DataError, match=r"example 7 at \[2\]: token id 20 is outside the embedding's vocabulary 0..19"):
+        netspec.train(tmp_path / "s.toml", out=tmp_path / "run")

@@ -300,3 +300,12 @@ def test_divergence_after_a_good_epoch_keeps_that_checkpoint(tmp_path):
         netspec.train(spec, out=run, resume=True, epochs=3)
     assert "checkpoint of epoch 1" in str(exc.value)
     assert (run / "last.safetensors").read_bytes() == good
+
+
+def test_a_spec_named_like_another_runs_suffix_is_not_confused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = write_spec(tmp_path, DIGITS.replace("EPOCHS", "1").replace('name = "digits-small"', 'name = "m"'), "a.toml")
+    b = write_spec(tmp_path, DIGITS.replace("EPOCHS", "1").replace('name = "digits-small"', 'name = "m-2"'), "b.toml")
+    netspec.train(a)
+    netspec.train(b)
+    assert netspec.load_run(a).run_dir.name == "m" and netspec.load_run(b).run_dir.name == "m-2"

@@ -99,6 +99,29 @@ def check_metrics(spec: Spec) -> list[Diagnostic]:
     return out
 
 
+def check_data(spec: Spec) -> list[Diagnostic]:
+    """[data] settings that cannot work with this model or file, found without reading data."""
+    d = spec.data
+    if d is None:
+        return []
+    out = []
+    recurrent = any(ly.type in ("rnn", "lstm") for ly in spec.model.layers)
+    if d.lengths_key is not None and not recurrent:
+        out.append(Diagnostic("value", "per-sample lengths mask padded steps in rnn and lstm layers, and this model "
+                              "has none, so padding would count: remove lengths_key or add an rnn/lstm layer",
+                              ("data", "lengths_key")))  # fmt: skip
+    if d.lengths_key is not None and not d.path.endswith(".npz"):
+        out.append(Diagnostic("value", "lengths_key names an array in an .npz file, but data.path is not .npz",
+                              ("data", "lengths_key")))  # fmt: skip
+    if d.series is not None and spec.train.task != "regression":
+        out.append(Diagnostic("value", f'data.series makes a forecasting (regression) task, but train.loss is '
+                              f'"{spec.train.loss}"; use "mse" or "mae"', ("data", "series")))  # fmt: skip
+    if d.series is not None and d.features is not None:
+        out.append(Diagnostic("value", "with `series` the input is the series itself: remove `features`",
+                              ("data", "features")))  # fmt: skip
+    return out
+
+
 def check_monitor(spec: Spec) -> list[Diagnostic]:
     """early_stopping.monitor must name the loss or a metric the run computes."""
     es = spec.train.early_stopping

@@ -13,7 +13,7 @@ from ..ir.graph import INPUT, Graph, Node, Param
 from ..kernels.registry import ShapeError, get_op
 from ..spec import locate
 from ..spec.models import Spec
-from .checks import check_expect, check_loss_output, check_metrics, check_monitor, check_resources
+from .checks import check_data, check_expect, check_loss_output, check_metrics, check_monitor, check_resources
 from .cost import Cost, estimate, optimizer_slots
 from .lower import LOWER, layer_inputs, layer_names
 
@@ -152,7 +152,7 @@ def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None)
     cost = None
     # Checks that need only the spec, or only the output layer, run even when other layers
     # failed, so one pass reports every independent problem.
-    diags += check_metrics(spec) + check_monitor(spec)
+    diags += check_metrics(spec) + check_monitor(spec) + check_data(spec)
     if graph is not None and any(n.name == graph.output for n in graph.nodes):
         diags += check_loss_output(spec, graph)
     if built:

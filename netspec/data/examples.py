@@ -233,4 +233,21 @@ def read_examples(
         kinds = ".csv, .npz or .npy" if mode == "predict" else ".csv or .npz"
         raise fail(file, f"unsupported file type {suffix or '(no extension)'!r}; expected {kinds}")
     check_input_shape(ex.x, spec.model.input_shape, file, spec.data.reshape is not None)
+    if spec.model.input_dtype == "int64":
+        _check_token_ids(ex, spec)
     return ex
+
+
+def _check_token_ids(ex: Examples, spec: Spec) -> None:
+    """Token ids must index the embedding table: 0 <= id < vocab_size (a negative id would
+    silently read from the end of the table, a large one would crash)."""
+    vocab = min((ly.vocab_size for ly in spec.model.layers if ly.type == "embedding"), default=None)
+    if vocab is None or not ex.x.size:
+        return
+    bad = (ex.x < 0) | (ex.x >= vocab)
+    if ex.lengths is not None and ex.x.ndim >= 2:  # padding beyond each length is never read
+        bad &= (np.arange(ex.x.shape[1]) < ex.lengths[:, None]).reshape(bad.shape[:2] + (1,) * (bad.ndim - 2))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise fail(ex.file, f"example {at[0]}" + (f" at {list(at[1:])}" if len(at) > 1 else "")
+                   + f": token id {int(ex.x[at])} is outside the embedding's vocabulary 0..{vocab - 1}")  # fmt: skip

@@ -31,8 +31,8 @@ def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarra
 
 
 def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> dict:
-    """Export, validate, write atomically, and check parity with the executor. Returns the
-    report (a dict; report["ok"] False means parity failed)."""
+    """Export, validate, check parity with the executor, and write the file (atomically) only
+    when parity holds. Returns the report (report["ok"] False means parity failed)."""
     from ..training.checkpoint import atomic_write
     from ..training.run_files import spec_hash
 
@@ -46,13 +46,14 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     for key, value in extra.items():
         proto.metadata_props.add(key=key, value=value)
     check_model(proto)
-    atomic_write(path, proto.SerializeToString())
     x = _sample_inputs(model, np.random.default_rng(seed))
     if lengths:
         lens = np.random.default_rng(seed + 1).integers(1, x.shape[1] + 1, len(x))
         report = parity_report(proto, lambda a, b: model.predict(a, b), [x], lengths_list=[lens], task=model.task)
     else:
         report = parity_report(proto, lambda a: model.predict(a), [x], task=model.task)
+    if report["ok"]:  # a model that fails its parity check is not written
+        atomic_write(path, proto.SerializeToString())
     report["path"] = str(path)
     report["opset"] = opset
     report["ir_version"] = proto.ir_version
@@ -79,10 +80,16 @@ class OnnxModel:
         self.task = meta.get("task", self.spec.train.task)
         self.loss = meta.get("loss", self.spec.train.loss)
 
-    def predict_file(self, input_path: Path) -> np.ndarray:
+    def read(self, input_path: Path):
+        """Examples from a file, read as in training but raw: standardization is in the graph."""
         from ..data import load_inputs
 
-        # Standardization is inside the ONNX graph: read raw inputs.
-        ds = load_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names)
-        lengths = ds.lengths.astype(np.int32) if ds.lengths is not None and len(self.proto.graph.input) > 1 else None
-        return run_onnx(self.proto, ds.x, lengths)
+        return load_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names)
+
+    def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        takes_lengths = len(self.proto.graph.input) > 1
+        return run_onnx(self.proto, x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)
+
+    def predict_file(self, input_path: Path) -> np.ndarray:
+        ds = self.read(input_path)
+        return self.predict(ds.x, ds.lengths)

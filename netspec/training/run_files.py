@@ -41,10 +41,19 @@ def fresh_run_dir(base: Path) -> Path:
     return base.with_name(f"{base.name}-{k}")
 
 
+def _run_name(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "spec.json").read_text()).get("name")
+    except (OSError, ValueError):
+        return None
+
+
 def latest_run_dir(base: Path) -> Path | None:
     """The most recent of `base`, `base-2`, ... (for --resume without --out)."""
     found = [p for p in base.parent.glob(f"{base.name}*") if p.is_dir() and (p / "spec.json").exists()]
     found = [p for p in found if p == base or p.name.removeprefix(base.name + "-").isdigit()]
+    # "m-2" may be a run of spec "m" or the run of a spec named "m-2": ask each run's own spec
+    found = [p for p in found if _run_name(p) == base.name]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
