@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import Diagnostic, did_you_mean
-from ..ir.graph import Graph
+from ..ir.graph import FUSED_OUTPUT, Graph
 from ..spec.models import Spec
 from .cost import Cost, human_bytes
 
@@ -11,7 +11,6 @@ from .cost import Cost, human_bytes
 MAX_PARAMS = 2_000_000_000
 MAX_TRAIN_BYTES = 64 * 2**30
 
-_OUTPUT_FOR = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 
 def _output_key(spec: Spec) -> tuple:
@@ -25,7 +24,7 @@ def check_loss_output(spec: Spec, graph: Graph) -> list[Diagnostic]:
     loss = spec.train.loss
     out = graph.node(graph.output)
     unit = out.op if out.op in ("softmax", "sigmoid", "relu", "tanh", "leaky_relu") else "identity"
-    want = _OUTPUT_FOR.get(loss)
+    want = FUSED_OUTPUT.get(loss)
     path = _output_key(spec)
     if want and unit != want:
         return [

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.graph import Graph, Node
+from ..ir.graph import FUSED_OUTPUT, Graph, Node
 from ..kernels.registry import RunContext, get_op
 from .params import ParamStore
 
-FUSED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 
 class NonFiniteError(Exception):

@@ -8,7 +8,6 @@ executor at two batch sizes (and two sequence lengths when the input has symboli
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -241,7 +240,3 @@ def raise_for_report(report: dict) -> None:
             "the exported ONNX model does not match the executor:\n  "
             + "\n  ".join(report["failures"])
         )
-
-
-def report_json(report: dict) -> str:
-    return json.dumps(report, indent=2, sort_keys=True)

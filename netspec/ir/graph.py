@@ -19,6 +19,8 @@ from math import prod
 Dim = int | str
 Shape = tuple[Dim, ...]
 INPUT = "input"
+# The output activation each classification loss pairs with; the loss takes its logits.
+FUSED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 
 @dataclass

@@ -5,26 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..executor import Plan
+from ..kernels.activations import sigmoid, softmax
 from .losses import LOSSES
 from .metrics import METRICS, task_kind
 
 CHUNK = 4096
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0, -z))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def outputs_from_loss_input(z: np.ndarray, loss: str, plan: Plan) -> np.ndarray:
     """The model's output from what the loss consumes (applies the fused final activation)."""
     if plan.loss_input == plan.graph.output:
         return z
-    return _softmax(z) if loss == "cross_entropy" else _sigmoid(z)
+    return softmax(z) if loss == "cross_entropy" else sigmoid(z)
 
 
 def loss_inputs(plan: Plan, x: np.ndarray, lengths=None) -> np.ndarray:

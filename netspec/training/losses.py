@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 # loss -> the output op fused into it (the executor feeds that node's input as logits)
-FUSED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+from ..ir.graph import FUSED_OUTPUT  # noqa: E402,F401 - documented here, defined with the IR
 
 
 def _weights(mask, shape: tuple[int, ...], dtype) -> tuple[np.ndarray | None, int | float]:

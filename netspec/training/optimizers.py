@@ -62,7 +62,8 @@ class AdamOptimizer(Optimizer):
         self.t += 1
         m, v, tmp = self.slot("m"), self.slot("v"), self._tmp
         m *= self.b1
-        m += (1 - self.b1) * g
+        np.multiply(g, 1 - self.b1, out=tmp)
+        m += tmp
         v *= self.b2
         np.multiply(g, g, out=tmp)
         tmp *= 1 - self.b2

@@ -22,15 +22,6 @@ def add_penalty_grads(w: np.ndarray, g: np.ndarray, l1: np.ndarray | None, l2: n
         g += tmp
 
 
-def penalty(w: np.ndarray, l1: np.ndarray | None, l2: np.ndarray | None) -> float:
-    total = 0.0
-    if l2 is not None:
-        total += float(np.dot(l2 * w, w))
-    if l1 is not None:
-        total += float(np.dot(l1, np.abs(w)))
-    return total
-
-
 def clip(g: np.ndarray, clip_value: float | None, clip_norm: float | None) -> float:
     """Clip in place; returns the global gradient norm before norm clipping."""
     if clip_value is not None:
