@@ -10,6 +10,7 @@ JSON document is the only thing written to stdout. Exit codes (also in the READM
     3  training diverged (NaN/inf loss; the last good checkpoint is kept)
     4  internal error (a bug in netspec: a one-line "please report" message)
     130 interrupted (Ctrl-C)
+    141 the output pipe was closed by its reader
 
 Set NETSPEC_DEBUG=1 to get the full traceback of an internal error instead.
 """
@@ -30,6 +31,7 @@ from netspec.errors import CheckpointError, DataError, NetspecError, SpecError, 
 
 EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shell tools report it
 
 # The `--json` option, shared so every command spells and documents it the same way.
 JsonOption = Annotated[
@@ -137,6 +139,10 @@ def handle_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             say("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # the reader of our output went away (`netspec predict ... | head`)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except OSError as exc:  # a path the user gave cannot be read or written
             where = f"{exc.filename}: " if exc.filename else ""
             raise typer.Exit(report_error(NetspecError(f"{where}{exc.strerror or exc}"), as_json)) from None
