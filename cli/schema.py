@@ -17,7 +17,7 @@ import typer
 from netspec.training.checkpoint import atomic_write
 from netspec.spec import Spec
 
-from .common import JsonOption, handle_errors, say
+from .common import JsonOption, emit_json, handle_errors, say
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -64,6 +64,8 @@ def schema(
         say(f"error: cannot write {output}: {exc.strerror or exc}")
         raise typer.Exit(1) from None
     say(f"wrote {output}")
+    if json_output:
+        emit_json({"ok": True, "path": str(output)})
 
 
 def register(app: typer.Typer) -> None:
