@@ -33,7 +33,7 @@ def _render(report: dict, console) -> None:
 @handle_errors
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder, or a spec (its latest run).", show_default=False)],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: <run>/model.onnx).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: <run>/<spec name>.onnx).")] = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset, 13 to 21.")] = 17,
     json_output: JsonOption = False,
 ) -> None:
@@ -45,7 +45,7 @@ def export(
     from netspec.export.serve import export_run
 
     model = netspec.load_run(run)
-    path = output or (model.run_dir / "model.onnx")
+    path = output or (model.run_dir / f"{model.spec.name}.onnx")
     report = export_run(model, path, opset)
     console = stderr_console()
     _render(report, console)

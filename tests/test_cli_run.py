@@ -102,3 +102,10 @@ def test_unwritable_output_is_a_user_error(trained, tmp_path):
     assert res.exit_code == 1 and "Traceback" not in res.stderr
     doc = json.loads(res.stdout)
     assert doc["ok"] is False and "No such file" in doc["errors"][0]["message"]
+
+
+def test_export_default_file_is_named_after_the_spec(trained):
+    out, _ = trained
+    res = run("export", out, "--opset", "21")
+    assert res.exit_code == 0, res.stderr
+    assert (out / "iris-mlp.onnx").exists() and "ir_version 10" in res.stderr
