@@ -309,3 +309,35 @@ def test_a_spec_named_like_another_runs_suffix_is_not_confused(tmp_path, monkeyp
     netspec.train(a)
     netspec.train(b)
     assert netspec.load_run(a).run_dir.name == "m" and netspec.load_run(b).run_dir.name == "m-2"
+
+
+IRIS_BODY = """
+name = "iris-sub"
+[data]
+path = "SUB"
+target = "species"
+CLASSES
+[model]
+input_shape = [4]
+[[model.layers]]
+type = "dense"
+units = 3
+activation = "softmax"
+[train]
+epochs = 2
+loss = "cross_entropy"
+"""
+
+
+def test_data_classes_pins_the_output_order(tmp_path):
+    from netspec.errors import DataError
+
+    rows = (ROOT / "datasets" / "iris.csv").read_text().splitlines()
+    sub = tmp_path / "sub.csv"
+    sub.write_text("\n".join([rows[0], *[r for r in rows[1:] if not r.endswith("versicolor")]]) + "\n")
+    body = IRIS_BODY.replace("SUB", sub.as_posix())
+    with pytest.raises(DataError, match="2 classes .* 3 output units.*data.classes"):
+        netspec.train(write_spec(tmp_path, body.replace("CLASSES", "")), save=False)
+    pinned = body.replace("CLASSES", 'classes = ["setosa", "versicolor", "virginica"]')
+    res = netspec.train(write_spec(tmp_path, pinned, "p.toml"), save=False)
+    assert res.model.class_names == ["setosa", "versicolor", "virginica"]

@@ -121,6 +121,20 @@ def check_data(spec: Spec) -> list[Diagnostic]:
     return out
 
 
+def check_classes(spec: Spec, graph: Graph) -> list[Diagnostic]:
+    """data.classes must give one name per output unit (two for a single sigmoid unit)."""
+    if spec.data is None or spec.data.classes is None:
+        return []
+    if spec.train.task != "classification":
+        return [Diagnostic("value", "data.classes names classes, but this is a regression task", ("data", "classes"))]
+    units = graph.output_shape[-1]
+    want = 2 if spec.train.loss == "binary_cross_entropy" and units == 1 else units
+    if isinstance(want, int) and len(spec.data.classes) != want:
+        return [Diagnostic("value", f"data.classes lists {len(spec.data.classes)} classes but the output "
+                           f"layer gives {want}: one name per class, in output order", ("data", "classes"))]  # fmt: skip
+    return []
+
+
 def check_monitor(spec: Spec) -> list[Diagnostic]:
     """early_stopping.monitor must name the loss or a metric the run computes."""
     es = spec.train.early_stopping

@@ -142,7 +142,14 @@ class LabelEncoder:
 
     def check_outputs(self, names: list[str], n_outputs: int) -> None:
         """cross_entropy: every class index must be < the model's output units."""
-        if len(names) <= n_outputs:
+        if len(names) < n_outputs:
+            raise self._error(
+                0,
+                f"the labels hold {len(names)} classes ({name_list(names)}) but the model has "
+                f"{n_outputs} output units: set the last layer's units = {len(names)}, or list all "
+                f"{n_outputs} class names in data.classes",
+            )
+        if len(names) == n_outputs:
             return
         cls = min(range(n_outputs, len(names)), key=lambda c: self._first_by_class[c])
         raise self._error(

@@ -29,6 +29,8 @@ def encode_targets(
     loss = spec.train.loss
     if spec.train.task == "classification":
         enc = LabelEncoder(ex.loc, ex.target_name, ex.where)
+        if class_names is None and spec.data.classes is not None:
+            class_names = [str(c) for c in spec.data.classes]
         if class_names is None:
             idx, names = enc.fit(ex.target, ex.valid)
             if loss == "binary_cross_entropy":

@@ -38,6 +38,9 @@ class Data(Strict):
     x_key: str = "x"
     lengths_key: str | None = None
     reshape: list[PosInt] | None = None
+    # Classification: the class names in output order (default: the labels found in the file,
+    # sorted). Pins the order when a class may be missing from a file.
+    classes: Annotated[list[str | int], Field(min_length=2)] | None = None
     standardize: bool = False
     split: Split = Split()
     ordered_split: bool = False
@@ -47,6 +50,11 @@ class Data(Strict):
 
     @model_validator(mode="after")
     def _target_or_series(self):
+        if self.classes is not None:
+            names = [str(c) for c in self.classes]
+            dup = next((n for n in names if names.count(n) > 1), None)
+            if dup is not None:
+                raise ValueError(f"data.classes lists {dup!r} twice; each class name once")
         if self.series is not None:
             if self.target is not None:
                 raise ValueError("give either `target` or `series`, not both")
