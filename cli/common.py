@@ -131,7 +131,9 @@ def handle_errors(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         as_json = bool(kwargs.get("json_output"))
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+            return result
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer.Exit and usage errors keep their own exit codes
         except NetspecError as exc:

@@ -7,6 +7,7 @@ COMMAND_MODULES below: one line.
 
 from __future__ import annotations
 
+import signal
 import sys
 from importlib import import_module
 from typing import Annotated
@@ -81,8 +82,18 @@ def main(argv: list[str] | None = None) -> None:
     the last line of defence for anything raised outside a command."""
     from netspec.errors import NetspecError
 
+    args = sys.argv[1:] if argv is None else argv
+    if hasattr(signal, "SIGPIPE"):  # a closed output pipe ends the process quietly (exit 141)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         app(args=argv, prog_name="netspec")
+    except SystemExit as exc:
+        if exc.code == 2 and "--json" in args:  # Typer's usage error: stdout still gets its one document
+            from .common import emit_json
+
+            emit_json({"ok": False, "errors": [{"code": "usage", "message": "invalid command line (details on stderr; see --help)",
+                                                "file": "", "line": 0, "col": 0, "path": ""}]})  # fmt: skip
+        raise
     except NetspecError as exc:
         sys.exit(report_error(exc))
     except KeyboardInterrupt:

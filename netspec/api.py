@@ -82,6 +82,7 @@ class Model:
     def predict(self, x: np.ndarray, lengths=None, raw: bool = True) -> np.ndarray:
         """Model outputs (probabilities for classification) for raw inputs."""
         xs = self.prepare(x) if raw else x
+        check_input_sizes(self.graph, xs)
         parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
@@ -192,6 +193,7 @@ def train(
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
         splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1])
     _check_targets(splits, compiled.graph, cfg.loss)
+    check_input_sizes(compiled.graph, splits.train.x)
     rngs = rng_tree(spec.seed)
     store = ParamStore.create(compiled.graph, dtype, rngs["init"], cfg.l1, cfg.l2)
     if resume and not save:
@@ -261,6 +263,8 @@ def load_run(path: str | Path) -> Model:
             raise CheckpointError(f"no run of {spec.name!r} under runs/: train it first (netspec train {path})")
         path = found
     spec_file, weights = path / "spec.json", path / "model.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run folder (train writes runs/<name>)")
     if not spec_file.exists():
         raise CheckpointError(f"{path}: not a run folder (no spec.json)")
     if not weights.exists():
@@ -279,3 +283,16 @@ def load_run(path: str | Path) -> Model:
     store.load({k: arrays[k] for k in store.values})
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
     return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)
+
+
+def check_input_sizes(graph, x: np.ndarray) -> None:
+    """Inputs along symbolic dims must be long enough for every window of the model."""
+    from .compiler.dims import min_sizes
+
+    least = min_sizes(graph)
+    for axis, d in enumerate(graph.input_shape[1:], start=1):
+        if isinstance(d, str) and axis < x.ndim and x.shape[axis] < least[d]:
+            raise DataError(
+                f"inputs of {d} {x.shape[axis]} are too short for this model: its windows need "
+                f"{d} >= {least[d]} (pad the inputs, or use smaller kernels, strides or pools)"
+            )

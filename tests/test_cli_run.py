@@ -109,3 +109,43 @@ def test_export_default_file_is_named_after_the_spec(trained):
     res = run("export", out, "--opset", "21")
     assert res.exit_code == 0, res.stderr
     assert (out / "iris-mlp.onnx").exists() and "ir_version 10" in res.stderr
+
+
+def test_closed_output_pipe_ends_quietly(trained, tmp_path):
+    """`netspec predict ... | head -1`: the process ends by SIGPIPE (a shell shows exit 141)."""
+    import subprocess
+    import sys
+
+    out, _ = trained
+    rows = (ROOT / "datasets" / "iris.csv").read_text().splitlines()
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join([rows[0], *(rows[1:] * 30)]) + "\n")  # 4,500 rows: more than a pipe holds
+    cmd = [sys.executable, "-m", "netspec_cli.main", "predict", str(out), "--input", str(big)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"prediction")
+    proc.stdout.close()
+    proc.wait(timeout=60)
+    assert proc.returncode == -13  # killed by SIGPIPE
+    assert b"Traceback" not in proc.stderr.read()
+
+
+def test_usage_error_with_json_still_prints_one_document(trained):
+    import subprocess
+    import sys
+
+    out, _ = trained
+    res = subprocess.run([sys.executable, "-m", "netspec_cli.main", "eval", str(out), "--split", "nonsense", "--json"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2
+    assert json.loads(res.stdout)["errors"][0]["code"] == "usage"
+
+
+def test_run_files_are_readable_by_others(trained):
+    import os
+    import stat
+
+    out, _ = trained
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in ("model.safetensors", "spec.json", "metrics.csv"):
+        assert stat.S_IMODE((out / f).stat().st_mode) == 0o666 & ~umask, f

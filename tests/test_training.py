@@ -193,6 +193,8 @@ def test_warm_start_reports_shape_mismatch(tmp_path):
     netspec.train(write_spec(tmp_path, wider, "w.toml"), out=tmp_path / "w", callback=events.append)
     report = next(e.data for e in events if e.kind == "init_from")
     assert any(m.startswith("h.weight: checkpoint (64, 32) vs model (64, 48)") for m in report["mismatched"])
+    # a layer loads whole or not at all: out.bias (10,) fits but out.weight does not, so neither loads
+    assert "out.bias" in report["initialized"] and "out.bias" not in report["loaded"]
 
 
 def test_early_stopping_restores_best_weights(tmp_path):

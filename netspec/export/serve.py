@@ -19,8 +19,12 @@ SAMPLES = 37
 
 def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarray:
     """Raw inputs for the parity check, on the scale of the training data (drawn from the saved
-    standardization's mean and std), or token ids below the vocabulary size."""
-    shape = [d if isinstance(d, int) else time for d in model.graph.input_shape[1:]]
+    standardization's mean and std), or token ids below the vocabulary size. Symbolic dims get
+    a size whose 2/3 crop (the parity check's second length) still fits every window."""
+    from ..compiler.dims import min_sizes
+
+    least = min_sizes(model.graph)
+    shape = [d if isinstance(d, int) else max(time, 2 * least[d]) for d in model.graph.input_shape[1:]]
     if model.spec.model.input_dtype == "int64":
         vocab = min(n.attrs["vocab_size"] for n in model.graph.nodes if n.op == "embedding")
         return rng.integers(0, vocab, (SAMPLES, *shape)).astype(np.int64)

@@ -73,6 +73,7 @@ class RunFiles:
         """Write the resolved spec; its relative paths are rewritten to stay valid from here."""
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = json.loads(self.spec.model_dump_json())
+        doc["train"]["epochs"] = self.model_meta.get("epochs", doc["train"]["epochs"])  # --epochs
         if doc.get("data"):
             doc["data"]["path"] = _rebase(doc["data"]["path"], spec_dir, self.folder)
         if doc["train"].get("init_from"):
@@ -114,7 +115,8 @@ class RunFiles:
         if meta.get("spec_hash") != self.model_meta.get("spec_hash"):
             raise CheckpointError(
                 f"{last}: the spec changed since this run started (spec hash {meta.get('spec_hash')} "
-                f"vs {self.model_meta.get('spec_hash')}); resume needs the same spec"
+                f"vs {self.model_meta.get('spec_hash')}); resume needs the same spec (and the same --seed, "
+                "if the run was started with one)"
             )
         best = None
         if (self.folder / "best.safetensors").exists():
