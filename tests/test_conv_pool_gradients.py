@@ -9,35 +9,14 @@ spacing 0.01, so no window holds a tie within a step.
 from __future__ import annotations
 
 import numpy as np
+from gradcheck import assert_close as close
+from gradcheck import numeric_grad
 import pytest
 from reference_conv import conv_attrs, pool_attrs
 
 from netspec.kernels.registry import RunContext, get_op
 
-H = 1e-5
-ATOL, RTOL = 1e-7, 1e-6
 CTX = RunContext(training=True, dtype=np.float64)
-
-
-def numeric_grad(f, arr: np.ndarray) -> np.ndarray:
-    g = np.zeros_like(arr)
-    flat, gflat = arr.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + H
-        up = f()
-        flat[i] = old - H
-        down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * H)
-    return g
-
-
-def close(num: np.ndarray, ana: np.ndarray, what: str) -> None:
-    assert num.shape == ana.shape, what
-    err = np.abs(num - ana)
-    bad = err > ATOL + RTOL * np.abs(ana)
-    assert not bad.any(), f"{what}: max error {err.max():.3g} at {np.argwhere(bad)[0]}"
 
 
 def check(op_name: str, attrs: dict, x: np.ndarray, params: dict | None = None) -> None:

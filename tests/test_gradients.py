@@ -10,13 +10,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from gradcheck import assert_close, numeric_grad
 import pytest
 
 from netspec.kernels.registry import RunContext, all_ops, get_op
 from netspec.training.losses import LOSSES
 
-H = 1e-5
-ATOL, RTOL = 1e-7, 1e-6
 
 # The ops whose kernels this family provides (conv/pool/rnn/lstm come with their own modules).
 MLP_OPS = {
@@ -45,14 +44,6 @@ def bn_params(c: int, seed: int = 3) -> dict[str, np.ndarray]:
     }
 
 
-def _close(num: np.ndarray, ana: np.ndarray, what: str) -> None:
-    assert num.shape == ana.shape, what
-    bad = np.abs(num - ana) > ATOL + RTOL * np.abs(ana)
-    assert not bad.any(), (
-        f"{what}: max error {np.max(np.abs(num - ana)):.3g} at {np.argwhere(bad)[0]}"
-    )
-
-
 def check_op(op_name, attrs, xs, params=None, *, training=True, seed=None, trainable=None):
     """Compare analytic input and parameter gradients with central differences."""
     op = get_op(op_name)
@@ -77,25 +68,13 @@ def check_op(op_name, attrs, xs, params=None, *, training=True, seed=None, train
     dxs = op.backward(attrs, R.copy(), cache, params, grads, need, ctx())
     assert len(dxs) == len(xs)
 
-    def numeric(arr: np.ndarray, f) -> np.ndarray:
-        g = np.zeros_like(arr)
-        for i in np.ndindex(arr.shape):
-            old = arr[i]
-            arr[i] = old + H
-            up = f()
-            arr[i] = old - H
-            down = f()
-            arr[i] = old
-            g[i] = (up - down) / (2 * H)
-        return g
-
     for k, x in enumerate(xs):
         if need[k]:
-            _close(numeric(x, lambda: loss(xs, params)), dxs[k], f"{op_name} d input {k}")
+            assert_close(numeric_grad(lambda: loss(xs, params), x), dxs[k], f"{op_name} d input {k}")
         else:
             assert dxs[k] is None
     for role in trainable:
-        _close(numeric(params[role], lambda: loss(xs, params)), grads[role], f"{op_name} d {role}")
+        assert_close(numeric_grad(lambda: loss(xs, params), params[role]), grads[role], f"{op_name} d {role}")
 
 
 def dense_params(n_in: int, units: int, bias: bool = True) -> dict[str, np.ndarray]:
@@ -276,16 +255,8 @@ def check_loss(name, out, target, mask=None):
     fn = LOSSES[name]
     value, grad = fn(out, target, mask)
     assert isinstance(value, float) and grad.shape == out.shape
-    num = np.zeros_like(out)
-    for i in np.ndindex(out.shape):
-        old = out[i]
-        out[i] = old + H
-        up = fn(out, target, mask)[0]
-        out[i] = old - H
-        down = fn(out, target, mask)[0]
-        out[i] = old
-        num[i] = (up - down) / (2 * H)
-    _close(num, grad, f"{name} d output")
+    num = numeric_grad(lambda: fn(out, target, mask)[0], out)
+    assert_close(num, grad, f"{name} d output")
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

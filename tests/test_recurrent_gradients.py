@@ -9,12 +9,13 @@ Each check goes through L = sum(y * r) for a fixed random r (so dy = r).
 from __future__ import annotations
 
 import numpy as np
+from gradcheck import assert_close as close
+from gradcheck import numeric_grad
 import pytest
 
 from netspec.kernels.registry import RunContext, ShapeError, get_op
 
-STEP = 1e-5
-ATOL, RTOL = 1e-7, 1e-6
+
 B, T, N_IN, H = 4, 5, 3, 3
 ROLES = ("kernel", "recurrent", "bias_ih", "bias_hh")
 
@@ -94,23 +95,11 @@ def run(kind, attrs, x, params, lengths, r, need_dx=True, roles=ROLES):
 def numeric(kind, attrs, x, params, lengths, r, arr):
     op = get_op(kind)
     ctx = RunContext(training=True, lengths=lengths)
-    out = np.empty_like(arr)
-    flat, g = arr.reshape(-1), out.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + STEP
-        up = np.sum(op.forward(attrs, [x], params, ctx)[0] * r)
-        flat[k] = old - STEP
-        down = np.sum(op.forward(attrs, [x], params, ctx)[0] * r)
-        flat[k] = old
-        g[k] = (up - down) / (2 * STEP)
-    return out
+    return numeric_grad(lambda: np.sum(op.forward(attrs, [x], params, ctx)[0] * r), arr)
 
 
 def assert_close(analytic, num, what):
-    err = np.abs(analytic - num)
-    bad = err > ATOL + RTOL * np.abs(analytic)
-    assert not bad.any(), f"{what}: max error {err.max():.3g} at {np.argwhere(bad)[:3].tolist()}"
+    close(num, analytic, what)
 
 
 LENGTHS = {
