@@ -9,38 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import data_spec
 
 from netspec.data import Dataset, Splits, Standardizer, iterate_batches, load_inputs, load_splits
-from netspec.spec import load_spec, validate_data
-from netspec.spec.positions import SourceMap
+from netspec.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"
-OUTPUT = {
-    "cross_entropy": "softmax",
-    "binary_cross_entropy": "sigmoid",
-    "mse": "identity",
-    "mae": "identity",
-}
-
-
-def make_spec(
-    data: dict, input_shape, loss="cross_entropy", units=3, seed=0, input_dtype="float32"
-):
-    return validate_data(
-        {
-            "name": "t",
-            "seed": seed,
-            "data": data,
-            "model": {
-                "input_shape": list(input_shape),
-                "input_dtype": input_dtype,
-                "layers": [{"type": "dense", "units": units, "activation": OUTPUT[loss]}],
-            },
-            "train": {"epochs": 1, "loss": loss},
-        },
-        SourceMap("t.toml"),
-    )
+make_spec = data_spec
 
 
 def read_columns(name: str) -> tuple[list[str], list[list[str]]]:

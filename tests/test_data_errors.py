@@ -12,22 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import data_spec
 
 from netspec.data import load_inputs, load_splits
 from netspec.errors import DataError
-from netspec.spec import validate_data
-from netspec.spec.positions import SourceMap
 
 CORPUS = Path(__file__).resolve().parent / "data_corpus"
 CASES = tomllib.loads((CORPUS / "cases.toml").read_text(encoding="utf-8"))["case"]
-OUTPUT = {
-    "cross_entropy": "softmax",
-    "binary_cross_entropy": "sigmoid",
-    "mse": "identity",
-    "mae": "identity",
-}
-
-
 def make_spec(
     path: str,
     data: dict | None = None,
@@ -39,20 +30,7 @@ def make_spec(
     seed=0,
 ):
     table = {"path": path, **(data if data is not None else {"target": "y"})}
-    return validate_data(
-        {
-            "name": "t",
-            "seed": seed,
-            "data": table,
-            "model": {
-                "input_shape": list(input_shape),
-                "input_dtype": input_dtype,
-                "layers": [{"type": "dense", "units": units, "activation": OUTPUT[loss]}],
-            },
-            "train": {"epochs": 1, "loss": loss},
-        },
-        SourceMap("t.toml"),
-    )
+    return data_spec(table, input_shape, loss, units, seed, input_dtype)
 
 
 def check_message(message: str, expected: str) -> None:

@@ -35,6 +35,18 @@ class Examples:
     feature_names: list[str] | None = None
 
 
+def _series_examples(values: np.ndarray, spec: Spec, file: str, mode: str) -> Examples:
+    """One long series cut into windows: with targets `horizon` steps ahead, or (predict)
+    every full window, the last one ending at the last value."""
+    data = spec.data
+    if mode == "predict":
+        x, y = all_windows(values, data.window, file, data.series), None
+    else:
+        x, y = make_windows(values, data.window, data.horizon, file, data.series)
+    x = apply_reshape(x, data.reshape, file)
+    return Examples(file, x, None, y, data.series, Locator(file), lambda i: None)
+
+
 def npz_target_key(spec: Spec) -> str:
     return spec.data.target or "y"
 
@@ -83,13 +95,7 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
     if data.lengths_key is not None:
         raise fail(file, "data.lengths_key applies to .npz files only")
     if data.series is not None:
-        values = table.numbers([data.series], "series")[:, 0]
-        if mode == "predict":
-            x, y = all_windows(values, data.window, file, data.series), None
-        else:
-            x, y = make_windows(values, data.window, data.horizon, file, data.series)
-        x = apply_reshape(x, data.reshape, file)
-        return Examples(file, x, None, y, data.series, Locator(file), lambda i: None)
+        return _series_examples(table.numbers([data.series], "series")[:, 0], spec, file, mode)
     if data.target is not None and mode != "predict":
         table.column(data.target, "target")  # a missing target is reported before any cell
     names = _feature_names(table, spec, given)
@@ -142,12 +148,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
         if data.series is not None:
             loc = Locator(file, key=data.series)
             values = as_numbers(npz.get(data.series, "data.series"), loc, data.series).reshape(-1)
-            if mode == "predict":
-                x, y = all_windows(values, data.window, file, data.series), None
-            else:
-                x, y = make_windows(values, data.window, data.horizon, file, data.series)
-            x = apply_reshape(x, data.reshape, file)
-            return Examples(file, x, None, y, data.series, Locator(file), lambda i: None)
+            return _series_examples(values, spec, file, mode)
         x_loc = Locator(file, key=data.x_key)
         x_arr = npz.get(data.x_key, "data.x_key")
         x = as_numbers(x_arr, x_loc, data.x_key)
