@@ -72,13 +72,22 @@ def stdout_console(**kwargs):
     """A Rich console on the current stdout (created per call so test runners' streams are used)."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, **kwargs)
+    return Console(file=sys.stdout, **_unwrapped_off_terminal(sys.stdout, kwargs))
 
 
 def stderr_console(**kwargs):
     from rich.console import Console
 
-    return Console(file=sys.stderr, **kwargs)
+    return Console(file=sys.stderr, **_unwrapped_off_terminal(sys.stderr, kwargs))
+
+
+def _unwrapped_off_terminal(stream, kwargs: dict) -> dict:
+    """Rich hard-wraps at 80 columns when the stream is not a terminal; a pipe or file gets whole
+    lines instead (a long path must not split a message a script greps for)."""
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        kwargs = {"soft_wrap": True, **kwargs}
+    return kwargs
 
 
 def _error_code(exc: NetspecError) -> str:
