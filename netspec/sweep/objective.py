@@ -46,11 +46,10 @@ def make_objective(plan: SweepPlan, runs: Path, study_name: str):
     from ..api import train
 
     def objective(trial) -> float:
-        trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("pid", os.getpid())
-        values = {p.name: suggest(trial, p) for p in plan.params}
         folder = runs / f"trial-{trial.number}"
-        trial.set_user_attr("run_dir", str(folder))
+        # One write: who runs the trial (a rerun on this host fails it if that process is gone).
+        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "run_dir": str(folder)})
+        values = {p.name: suggest(trial, p) for p in plan.params}
         if (folder / "spec.json").exists():
             raise NetspecError(
                 f"{folder} already holds a run this study does not know (was its study.db removed?): "
@@ -71,8 +70,7 @@ def make_objective(plan: SweepPlan, runs: Path, study_name: str):
         except NetspecError as exc:  # bad data or the like: every trial would fail, so stop the sweep
             trial.set_user_attr("error", str(exc))
             raise
-        trial.set_user_attr("epochs_run", len(result.history))
-        trial.set_user_attr("result", result.metrics)
+        trial.set_user_attr("result", {"epochs_run": len(result.history), "metrics": result.metrics})
         value = float(result.metrics[plan.split][plan.name])
         if pruning.pruned_at:
             trial.set_user_attr("pruned_at", pruning.pruned_at)

@@ -11,8 +11,10 @@ times over).
 from __future__ import annotations
 
 import multiprocessing as mp
+from multiprocessing.connection import wait
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +25,10 @@ import numpy as np
 from ..errors import NetspecError
 from .model import load_sweep
 from .space import check_sweep
-from .storage import counts_as_done, default_storage, fail_dead_local_trials, open_storage, open_study, redact, require_optuna
+from .storage import (
+    counts_as_done, default_storage, fail_dead_local_trials, open_storage, open_study, redact, release_connections,
+    require_optuna,
+)  # fmt: skip
 
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -90,16 +95,16 @@ def blas_threads(workers: int) -> int:
 def rows(study) -> list[TrialRow]:
     out = []
     for t in study.get_trials(deepcopy=False):
-        a = t.user_attrs
+        a, w = t.user_attrs, t.user_attrs.get("worker", {})
         end = t.datetime_complete
         secs = (end - t.datetime_start).total_seconds() if end and t.datetime_start else None
         note = a.get("error", "") or ("killed while running" if a.get("interrupted") else "")
         if t.state.name == "PRUNED":
             note = f"pruned after epoch {a.get('pruned_at', len(t.intermediate_values))}"
         value = t.value if t.state.name in ("COMPLETE", "PRUNED") else None
-        epochs = a.get("epochs_run", len(t.intermediate_values))
+        epochs = a.get("result", {}).get("epochs_run", len(t.intermediate_values))
         out.append(TrialRow(t.number, t.state.name, value, dict(t.params), epochs, secs,
-                            a.get("run_dir"), a.get("host"), note))  # fmt: skip
+                            w.get("run_dir"), w.get("host"), note))  # fmt: skip
     return out
 
 
@@ -137,7 +142,13 @@ def run_sweep(path: str | Path, *, workers: int = 1, storage: str | None = None,
 
 
 def _run_workers(file, url, name, workers, threads, remaining, budget, the_study, on_update, poll, sweep) -> None:
-    ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited locks, connections or threads
+    # Linux forks: the workers start at once with netspec and Optuna already imported (a fresh
+    # interpreter spends seconds importing them). No thread runs yet in this process and its
+    # database connections are closed first, so a child inherits none. Elsewhere: spawn.
+    fork = sys.platform == "linux" and "fork" in mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if fork else "spawn")
+    if fork:
+        release_connections(the_study)
     tickets = ctx.Value("i", remaining)
     errors = ctx.Queue()
     deadline = time.time() + sweep.timeout if sweep.timeout else 0.0
@@ -161,7 +172,7 @@ def _run_workers(file, url, name, workers, threads, remaining, budget, the_study
             failure = failure or _first_error(errors)
             if failure:
                 break
-            time.sleep(poll)
+            wait([p.sentinel for p in procs], timeout=poll)  # wakes at once when a worker ends
     finally:
         for p in procs:
             if p.is_alive() and failure is not None:

@@ -48,11 +48,14 @@ def redact(url: str) -> str:
         return url.split("://", 1)[0] + "://..."
 
 
-def open_storage(url: str):
+def open_storage(url: str, *, prepared: bool = False):
+    """The storage at `url`; `prepared` skips creating and checking its tables (seconds on a
+    loaded machine), for workers of a sweep whose parent has just done that."""
     optuna = require_optuna()
     kwargs = _sqlite_kwargs(url) if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
+                                          skip_compatibility_check=prepared, skip_table_creation=prepared)  # fmt: skip
     except ImportError as exc:  # the database driver (psycopg2 for PostgreSQL) is missing
         raise NetspecError(f"--storage {redact(url)}: {exc}; pip install 'netspec[sweep]' installs psycopg2 for PostgreSQL") from None
     except Exception as exc:  # sqlalchemy's OperationalError/ArgumentError: unreachable or malformed
@@ -75,6 +78,15 @@ def _sqlite_kwargs(url: str) -> dict:
         return conn
 
     return {"creator": connect}
+
+
+def release_connections(study) -> None:
+    """Close the pooled database connections of this process (before forking workers: a
+    connection must not be shared with a child). The pool reconnects when next used."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def fingerprint(plan) -> str:
@@ -124,7 +136,8 @@ def fail_dead_local_trials(study) -> list[int]:
 
     host, out = socket.gethostname(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("host") == host and not _alive(int(t.user_attrs.get("pid", 0))):
+        w = t.user_attrs.get("worker", {})
+        if w.get("host") == host and not _alive(int(w.get("pid", 0))):
             study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             out.append(t.number)

@@ -49,7 +49,7 @@ def work(file, url, name, index, threads, budget, deadline, tickets, errors, cwd
     try:
         with threadpool_limits(limits=threads):
             plan = check_sweep(load_sweep(file), compile_corners=False)
-            storage = open_storage(url)
+            storage = open_storage(url, prepared=True)
             existing = len(optuna.load_study(study_name=name, storage=storage).trials)
             # One worker on a fresh study draws from a fixed function of the sweep's seed (reproducible);
             # other workers, and runs that continue a study, draw their own streams.
