@@ -40,12 +40,28 @@ class _Pruning:
             raise StopTraining
 
 
-def make_objective(plan: SweepPlan, runs: Path, study_name: str):
+class OverBudget(Exception):
+    """Workers on several machines asked for the last trials at once: the storage numbers trials
+    in order, so the trial numbered past the budget gives way (failed, marked, no folder)."""
+
+
+def _over_budget(trial, budget: int) -> bool:
+    from .storage import counts_as_done
+
+    before = trial.study.get_trials(deepcopy=False)
+    taken = sum(t.number < trial.number and (counts_as_done(t) or t.state.name == "RUNNING") for t in before)
+    return taken >= budget
+
+
+def make_objective(plan: SweepPlan, runs: Path, study_name: str, budget: int):
     import optuna
 
     from ..api import train
 
     def objective(trial) -> float:
+        if _over_budget(trial, budget):
+            trial.set_user_attr("over_budget", True)
+            raise OverBudget
         folder = runs / f"trial-{trial.number}"
         # One write: who runs the trial (a rerun on this host fails it if that process is gone).
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "run_dir": str(folder)})

@@ -99,6 +99,8 @@ def rows(study) -> list[TrialRow]:
         end = t.datetime_complete
         secs = (end - t.datetime_start).total_seconds() if end and t.datetime_start else None
         note = a.get("error", "") or ("killed while running" if a.get("interrupted") else "")
+        if a.get("over_budget"):
+            note = "not run: the budget was used up by other workers"
         if t.state.name == "PRUNED":
             note = f"pruned after epoch {a.get('pruned_at', len(t.intermediate_values))}"
         value = t.value if t.state.name in ("COMPLETE", "PRUNED") else None

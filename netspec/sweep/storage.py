@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 
@@ -53,14 +54,20 @@ def open_storage(url: str, *, prepared: bool = False):
     loaded machine), for workers of a sweep whose parent has just done that."""
     optuna = require_optuna()
     kwargs = _sqlite_kwargs(url) if url.startswith("sqlite") else {"pool_pre_ping": True}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                                          skip_compatibility_check=prepared, skip_table_creation=prepared)  # fmt: skip
-    except ImportError as exc:  # the database driver (psycopg2 for PostgreSQL) is missing
-        raise NetspecError(f"--storage {redact(url)}: {exc}; pip install 'netspec[sweep]' installs psycopg2 for PostgreSQL") from None
-    except Exception as exc:  # sqlalchemy's OperationalError/ArgumentError: unreachable or malformed
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NetspecError(f"cannot open the study storage {redact(url)}: {first}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
+                                              skip_compatibility_check=prepared, skip_table_creation=prepared)  # fmt: skip
+        except ImportError as exc:  # the database driver (psycopg for PostgreSQL) is missing
+            raise NetspecError(f"--storage {redact(url)}: {exc}; pip install 'netspec[sweep]' installs psycopg, SQLAlchemy's PostgreSQL driver") from None
+        except Exception as exc:  # sqlalchemy's OperationalError/ArgumentError: unreachable or malformed
+            # Machines starting at once on an empty database race to create its tables: the
+            # loser finds them made on the next attempt.
+            if attempt < 2 and ("already exists" in str(exc) or "UniqueViolation" in str(exc)):
+                time.sleep(1 + attempt)
+                continue
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise NetspecError(f"cannot open the study storage {redact(url)}: {first}") from None
 
 
 def _sqlite_kwargs(url: str) -> dict:

@@ -40,7 +40,7 @@ def work(file, url, name, index, threads, budget, deadline, tickets, errors, cwd
     from threadpoolctl import threadpool_limits
 
     from .model import load_sweep
-    from .objective import make_objective, make_pruner, make_sampler
+    from .objective import OverBudget, make_objective, make_pruner, make_sampler
     from .space import check_sweep
     from .storage import open_storage, require_optuna
 
@@ -56,13 +56,13 @@ def work(file, url, name, index, threads, budget, deadline, tickets, errors, cwd
             seed = int(np.random.SeedSequence([plan.sweep.seed, index, existing]).generate_state(1)[0])
             study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(plan, budget, seed),
                                       pruner=make_pruner(plan))  # fmt: skip
-            objective = make_objective(plan, Path("runs") / name, name)
+            objective = make_objective(plan, Path("runs") / name, name, budget)
             while parent is None or parent.is_alive():
                 if deadline and time.time() >= deadline:
                     break
                 if _storage_full(study, budget) or not _take(tickets):
                     break
-                study.optimize(objective, n_trials=1, catch=(TrainingDiverged,))
+                study.optimize(objective, n_trials=1, catch=(TrainingDiverged, OverBudget))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except NetspecError as exc:
