@@ -3,6 +3,7 @@ trials; a thin layer over netspec.sweep.runner."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -42,11 +43,11 @@ def _fmt(v) -> str:
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP", help="The sweep file (.toml or .json).", show_default=False)],
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes (BLAS threads are divided between them).")] = 1,
-    storage: Annotated[str | None, typer.Option("--storage", help="Study storage URL (default: sqlite:///runs/<study>/study.db); e.g. postgresql://user@host/db to share one study between machines.")] = None,
-    study: Annotated[str | None, typer.Option("--study", help="Study name (default: the sweep's name); trials go to runs/<study>/trial-<k>.")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="Study storage URL (default: sqlite:///runs/STUDY/study.db); e.g. postgresql://user@host/db to share one study between machines.")] = None,
+    study: Annotated[str | None, typer.Option("--study", help="Study name (default: the sweep's name); trials go to runs/STUDY/trial-K.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Search a spec's hyperparameters: trials in runs/<study>/trial-<k>; rerun to continue."""
+    """Search a spec's hyperparameters: trials in runs/STUDY/trial-K; rerun the same command to continue."""
     from rich.live import Live
 
     from netspec.sweep.runner import run_sweep
@@ -63,6 +64,9 @@ def sweep(
             live.start()
         live.update(trials_table(rows, metric, title))
 
+    # SIGTERM (a scheduler stopping the job) ends the sweep like Ctrl-C: workers mark their
+    # running trials failed, and a rerun continues the study.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         outcome = run_sweep(sweep_file, workers=workers, storage=storage, study=study, on_update=update)
     finally:

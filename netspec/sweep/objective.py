@@ -80,11 +80,14 @@ def make_objective(plan: SweepPlan, runs: Path, study_name: str, budget: int):
         pruning = _Pruning(trial if plan.sweep.pruner != "none" else None, plan.epoch_key)
         try:
             result = train(spec, out=folder, callback=pruning)
+        except KeyboardInterrupt:  # Ctrl-C or the parent's SIGTERM: failed, run again on a rerun
+            trial.set_user_attr("interrupted", True)
+            raise
         except TrainingDiverged as exc:  # a legitimate outcome of a bad learning rate: the trial fails
             trial.set_user_attr("error", str(exc))
             raise
         except NetspecError as exc:  # bad data or the like: every trial would fail, so stop the sweep
-            trial.set_user_attr("error", str(exc))
+            trial.set_user_attr("fatal", str(exc))  # not counted: rerun once it is fixed
             raise
         trial.set_user_attr("result", {"epochs_run": len(result.history), "metrics": result.metrics})
         value = float(result.metrics[plan.split][plan.name])

@@ -98,7 +98,7 @@ def rows(study) -> list[TrialRow]:
         a, w = t.user_attrs, t.user_attrs.get("worker", {})
         end = t.datetime_complete
         secs = (end - t.datetime_start).total_seconds() if end and t.datetime_start else None
-        note = a.get("error", "") or ("killed while running" if a.get("interrupted") else "")
+        note = a.get("error", "") or a.get("fatal", "") or ("killed while running" if a.get("interrupted") else "")
         if a.get("over_budget"):
             note = "not run: the budget was used up by other workers"
         if t.state.name == "PRUNED":
@@ -166,7 +166,7 @@ def _run_workers(file, url, name, workers, threads, remaining, budget, the_study
     finally:
         for v, old in saved.items():
             os.environ.pop(v, None) if old is None else os.environ.__setitem__(v, old)
-    failure = None
+    failure, watched = None, False
     try:
         while any(p.is_alive() for p in procs):
             if on_update:
@@ -175,9 +175,10 @@ def _run_workers(file, url, name, workers, threads, remaining, budget, the_study
             if failure:
                 break
             wait([p.sentinel for p in procs], timeout=poll)  # wakes at once when a worker ends
+        watched = True
     finally:
         for p in procs:
-            if p.is_alive() and failure is not None:
+            if p.is_alive() and (failure is not None or not watched):  # an error, or Ctrl-C here
                 p.terminate()  # the worker marks its running trial failed and exits
         for p in procs:
             p.join()
