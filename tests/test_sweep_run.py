@@ -48,6 +48,18 @@ def test_two_workers_share_sqlite_study_without_running_a_trial_twice(tmp_path):
     assert exported.returncode == 0, exported.stderr
 
 
+def test_grid_with_two_workers_covers_every_point_once(tmp_path, monkeypatch):
+    path = write_sweep(tmp_path, trials=10, epochs=3, sampler="grid")
+    path.write_text(path.read_text().replace("{ log_uniform = [1e-3, 1e-1] }", "{ choice = [0.01, 0.05] }"))
+    monkeypatch.chdir(tmp_path)
+    outcome = run_sweep(path, workers=2)
+    ran = [t for t in outcome.trials if t.state == "COMPLETE"]
+    points = sorted((t.params["train.optimizer.learning_rate"], t.params["model.layers[0].units"]) for t in ran)
+    assert outcome.budget == 6 and points == [(lr, u) for lr in (0.01, 0.05) for u in (4, 8, 16)]
+    # a worker that lost the race for the last queued point gave way without running
+    assert all(t.note.startswith("not run") and not t.params for t in outcome.trials if t not in ran)
+
+
 def test_kill_and_continue(tmp_path):
     path = write_sweep(tmp_path, trials=2, epochs=40)
     cmd = [sys.executable, "-m", "netspec_cli.main", "sweep", str(path)]

@@ -45,6 +45,11 @@ class OverBudget(Exception):
     in order, so the trial numbered past the budget gives way (failed, marked, no folder)."""
 
 
+class MissedGridPoint(OverBudget):
+    """Two workers reached for the last queued grid point at once and this one got a fresh
+    trial instead: it gives way without running, and the worker asks again."""
+
+
 def _over_budget(trial, budget: int) -> bool:
     from .storage import counts_as_done
 
@@ -59,9 +64,10 @@ def make_objective(plan: SweepPlan, runs: Path, study_name: str, budget: int):
     from ..api import train
 
     def objective(trial) -> float:
-        if _over_budget(trial, budget):
+        objective.missed = plan.sweep.sampler == "grid" and "fixed_params" not in trial.storage.get_trial_system_attrs(trial._trial_id)
+        if objective.missed or _over_budget(trial, budget):
             trial.set_user_attr("over_budget", True)
-            raise OverBudget
+            raise MissedGridPoint if objective.missed else OverBudget
         folder = runs / f"trial-{trial.number}"
         # One write: who runs the trial (a rerun on this host fails it if that process is gone).
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "run_dir": str(folder)})
@@ -103,9 +109,7 @@ def make_sampler(plan: SweepPlan, budget: int, seed: int):
     import optuna
 
     s = plan.sweep.sampler
-    if s == "grid":
-        return optuna.samplers.GridSampler(plan.grid, seed=seed)
-    if s == "random":
+    if s == "random" or s == "grid":  # grid points are queued trials (runner.enqueue_grid)
         return optuna.samplers.RandomSampler(seed=seed)
     # A third of the budget (2-10 trials) explores at random before TPE models the results.
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(2, min(10, budget // 3)), constant_liar=True)

@@ -110,6 +110,23 @@ def rows(study) -> list[TrialRow]:
     return out
 
 
+def enqueue_grid(study, plan, budget: int) -> None:
+    """Queue the grid points no trial holds yet (a trial killed while running gives its point
+    back). The storage hands each queued trial to exactly one worker, on any machine, so the grid
+    is covered once, without duplicates."""
+    import itertools
+
+    names = list(plan.grid)
+    held = set()
+    for t in study.get_trials(deepcopy=False):
+        if counts_as_done(t) or t.state.name in ("RUNNING", "WAITING"):
+            params = t.system_attrs.get("fixed_params", {}) if t.state.name == "WAITING" else t.params
+            held.add(tuple(params.get(n) for n in names))
+    points = [p for p in itertools.product(*plan.grid.values()) if p not in held][: max(0, budget - len(held))]
+    for point in points:
+        study.enqueue_trial(dict(zip(names, point)))
+
+
 def budget_of(plan) -> int:
     if plan.sweep.sampler == "grid":
         return min(plan.sweep.trials, int(np.prod([len(v) for v in plan.grid.values()])))
@@ -134,6 +151,8 @@ def run_sweep(path: str | Path, *, workers: int = 1, storage: str | None = None,
     the_study = open_study(plan, open_storage(url), name)
     marked = fail_dead_local_trials(the_study)
     budget = budget_of(plan)
+    if sweep.sampler == "grid":
+        enqueue_grid(the_study, plan, budget)
     remaining = budget - sum(counts_as_done(t) for t in the_study.get_trials(deepcopy=False))
     threads = blas_threads(workers)
     outcome = SweepOutcome(name, redact(url), plan.metric, plan.direction, budget, workers, threads, marked_failed=marked)

@@ -63,6 +63,9 @@ def work(file, url, name, index, threads, budget, deadline, tickets, errors, cwd
                 if _storage_full(study, budget) or not _take(tickets):
                     break
                 study.optimize(objective, n_trials=1, catch=(TrainingDiverged, OverBudget))
+                if getattr(objective, "missed", False):
+                    with tickets.get_lock():  # the grid point is still queued: take it next
+                        tickets.value += 1
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except NetspecError as exc:
