@@ -72,9 +72,9 @@ def postgres_url():
 
 
 def test_two_machines_join_one_postgresql_study(tmp_path, postgres_url):
-    trials = 6
+    trials = 4
     machines = [tmp_path / "a", tmp_path / "b"]
-    paths = [write_sweep(m, trials=trials, epochs=5, pruner="median") for m in machines]
+    paths = [write_sweep(m, trials=trials, epochs=3, pruner="median") for m in machines]
     t0 = time.perf_counter()
     cmd = ["sweep", None, "--storage", postgres_url, "--study", "shared", "--json"]
     procs = [subprocess.Popen([*netspec_cmd(), *[str(p) if a is None else a for a in cmd]], cwd=m,
