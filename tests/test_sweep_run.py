@@ -113,3 +113,28 @@ def test_example_sweep_beats_its_own_spec(tmp_path, monkeypatch):
     base = ns.train(SPECS / "iris_mlp.toml", save=False).metrics["val"]["loss"]
     outcome = run_sweep(SPECS / "sweeps" / "iris_mlp.toml", trials=4)
     assert outcome.metric == "val_loss" and outcome.best.value < base
+
+
+def test_blas_threads_divide_the_cores_between_workers(monkeypatch):
+    from netspec.sweep.runner import blas_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert [blas_threads(n) for n in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a limit already set is kept
+    assert blas_threads(1) == 1
+
+
+def test_storage_errors_and_a_changed_space_are_user_errors(tmp_path, monkeypatch):
+    from netspec.errors import NetspecError
+
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, trials=1, epochs=2)
+    with pytest.raises(NetspecError, match=r"cannot open the study storage nosuchdb://user:\*\*\*@host/db"):
+        run_sweep(path, storage="nosuchdb://user:secret@host/db")  # the password is not shown
+    assert run_sweep(path).best is not None
+    path.write_text(path.read_text().replace("[4, 8, 16]", "[4, 8]"))
+    with pytest.raises(NetspecError, match="made by a sweep with another space or objective"):
+        run_sweep(path)
+    assert len(run_sweep(path, study="narrower").trials) == 1
