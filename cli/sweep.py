@@ -27,7 +27,7 @@ def trials_table(rows, metric: str, title: str, best: int | None = None):
         value = "" if r.value is None else f"{r.value:.4f}"
         params = [_fmt(r.params.get(n)) for n in names]
         secs = "" if r.seconds is None else f"{r.seconds:.1f}"
-        style = _STYLE.get(r.state, "")
+        style = _STYLE.get(r.state, "default")
         table.add_row(f"{r.number}{mark}", f"[{style}]{r.state.lower()}[/]", value, *params, str(r.epochs), secs,
                       r.note if r.state == "FAIL" else (r.run_dir or ""))  # fmt: skip
     return table

@@ -56,8 +56,11 @@ def open_storage(url: str, *, prepared: bool = False):
     kwargs = _sqlite_kwargs(url) if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(3):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                                              skip_compatibility_check=prepared, skip_table_creation=prepared)  # fmt: skip
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
+                                                 skip_compatibility_check=prepared, skip_table_creation=prepared)  # fmt: skip
+            if url.startswith("sqlite"):
+                _serialize(storage.engine)
+            return storage
         except ImportError as exc:  # the database driver (psycopg for PostgreSQL) is missing
             raise NetspecError(f"--storage {redact(url)}: {exc}; pip install 'netspec[sweep]' installs psycopg, SQLAlchemy's PostgreSQL driver") from None
         except Exception as exc:  # sqlalchemy's OperationalError/ArgumentError: unreachable or malformed
@@ -77,14 +80,23 @@ def _sqlite_kwargs(url: str) -> dict:
 
     path = make_url(url).database or ""
 
-    def connect():
-        conn = sqlite3.connect(path, timeout=60, check_same_thread=False)
+    def connect():  # isolation_level=None: transactions are begun by _serialize, not by sqlite3
+        conn = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
         if path and path != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
     return {"creator": connect}
+
+
+def _serialize(engine) -> None:
+    """Every transaction takes SQLite's write lock when it begins. Optuna reads a trial's state
+    and then updates it (handing a queued trial to one worker); PostgreSQL locks the row for
+    that (SELECT ... FOR UPDATE), SQLite ignores it, and two workers could take the same trial."""
+    from sqlalchemy import event
+
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
 
 
 def release_connections(study) -> None:
@@ -133,7 +145,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process nobody has reaped yet is a zombie: gone, though kill(pid, 0) works
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def fail_dead_local_trials(study) -> list[int]:

@@ -14,7 +14,12 @@ import numpy as np
 from ..errors import NetspecError, TrainingDiverged
 
 
+_stopping = False
+
+
 def _to_interrupt(signum, frame):  # SIGTERM from the parent: Optuna marks the running trial failed
+    global _stopping
+    _stopping = True
     raise KeyboardInterrupt
 
 
@@ -71,3 +76,8 @@ def work(file, url, name, index, threads, budget, deadline, tickets, errors, cwd
     except NetspecError as exc:
         errors.put(str(exc))
         raise SystemExit(1) from None
+    except Exception as exc:
+        if _stopping:  # interrupted inside Optuna's own bookkeeping: the trial is failed already
+            raise SystemExit(130) from None
+        errors.put(f"internal error in sweep worker {index} ({type(exc).__name__}: {exc}); this is a bug in netspec, please report it")
+        raise SystemExit(4) from None
