@@ -10,8 +10,9 @@ cell, the one torch.nn.LSTM and ONNX LSTM compute, so that PyTorch parity and ON
 Calling convention (kernels/registry.py): `lstm_forward(attrs, [x], params, ctx)`, x (batch,
 time, in), returns y ((batch, time, H) with return_sequences, else (batch, H)) and a cache
 (None when ctx.training is False: inference keeps nothing for backward).
-`lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx)` consumes that cache, overwrites
-grads[role] (parameter layout, gate order i, f, g, o) and returns [dx or None].
+`lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx)` consumes that cache (its buffers
+go back to the scratch pool of recurrent_buffers.py: call it at most once per forward),
+overwrites grads[role] (parameter layout, gate order i, f, g, o) and returns [dx or None].
 
 Internal layout. The kernels run FEATURE-major: every per-step array is (features, batch), so a
 gate block of one step is one contiguous (H, batch) array and each elementwise call is a single
@@ -20,7 +21,7 @@ sorted time-major layout of recurrent_layout.py (variable lengths: the samples r
 t are the columns [:counts[t]]). Gate blocks are reordered to o, i, f, g (`_internal`,
 `_to_param_order`). With te = t_eff and B = batch:
 - G (te, 4, H, B): the input projection of all steps (one batched GEMM), then, step by step,
-  the activations o, i, f and sigmoid(2 z_g);
+  the activations o, i, f and sigmoid(2 z_g) (inference: one step, projected step by step);
 - CY (te + 1, 2, H, B): CY[t] = [g_t, c_{t-1}], adjacent so that ONE product with G[t, 1:3]
   gives [i g, f c_{t-1}]; CY[t + 1, 1] = c_t;
 - TC (te, H, B) = tanh(c_t); HS (te + 1, H, B), HS[t + 1] = h_t.
@@ -71,6 +72,19 @@ def _to_param_order(src: np.ndarray, dst: np.ndarray, h: int) -> None:
     dst[..., 3 * h :] = src[..., :h]
 
 
+def _cell(u, cy, c_out, tc_out, h_out, w) -> None:
+    """One step's cell update in place, all (·, H, B): u = exp argument (4 blocks) -> o, i, f,
+    sigmoid(2 z_g); cy[0] <- g; c_out <- f cy[1] + i g; tc_out <- tanh(c); h_out <- o tc."""
+    np.exp(u, out=u)
+    u += 1
+    np.reciprocal(u, out=u)  # o, i, f, sigmoid(2 z_g)
+    np.multiply(u[3], 2, out=cy[0])
+    cy[0] -= 1  # g = 2 sigmoid(2 z_g) - 1
+    np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
+    np.add(w[0], w[1], out=c_out)
+    np.multiply(u[0], np.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
+
+
 def lstm_forward(attrs, xs, params, ctx):
     x = xs[0]
     recurrent = params["recurrent"]
@@ -78,48 +92,54 @@ def lstm_forward(attrs, xs, params, ctx):
     h = recurrent.shape[0]
     dt = x.dtype
     lay = make_layout(ctx.lengths, batch, steps)
-    te = lay.t_eff
+    te, counts = lay.t_eff, lay.counts
+    seq = attrs["return_sequences"]
     recur_t = _internal(recurrent, h, scaled=True).T  # (4H, H)
+    kernel_t = _internal(params["kernel"], h, scaled=True).T  # (4H, in)
+    bias = _internal(params["bias_ih"] + params["bias_hh"], h, scaled=True)[:, None]
     xt = time_major(x, lay)
-    G = take((te, 4, h, batch), dt)
-    g3 = G.reshape(te, 4 * h, batch)
-    # the input projection of all steps: z_t^T = kernel^T x_t^T, one batched GEMM
-    np.matmul(_internal(params["kernel"], h, scaled=True).T, xt.transpose(0, 2, 1), out=g3)
-    g3 += _internal(params["bias_ih"] + params["bias_hh"], h, scaled=True)[:, None]
-    CY = take((te + 1, 2, h, batch), dt)
-    TC = take((te, h, batch), dt)
-    HS = take((te + 1, h, batch), dt)
+    xT = xt.transpose(0, 2, 1)  # (te, in, B) views
+    train = ctx.training
+    # Training keeps every step (backward reads them); inference keeps one step of gates and
+    # two of states (all h_t with return_sequences or lengths), so its buffers stay in cache.
+    G = take((te if train else 1, 4, h, batch), dt)
+    if train:  # the input projection of all steps: z_t^T = kernel^T x_t^T, one batched GEMM
+        g3 = G.reshape(te, 4 * h, batch)
+        np.matmul(kernel_t, xT, out=g3)
+        g3 += bias
+    CY = take((te + 1 if train else 2, 2, h, batch), dt)
+    TC = take((te if train else 1, h, batch), dt)
+    HS = take((te + 1 if train or seq or lay.padded else 2, h, batch), dt)
     HS[0] = 0
     CY[0, 1] = 0
     tmp = take((4 * h, batch), dt, zero=lay.padded)  # columns past the running ones stay 0
     w = take((2, h, batch), dt)
     # Every step runs all B columns (contiguous calls); with lengths, the columns of finished
     # samples run on over zero inputs (finite, never read): their outputs are zeroed below and
-    # backward masks their gradients.
-    counts = lay.counts
+    # backward masks their gradients. Only the recurrent GEMM skips them.
+    nc, nh = CY.shape[0], HS.shape[0]
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, the right limit
         for t in range(te):
-            u, n = G[t], counts[t]
-            if t:  # h_0 = 0; the recurrent GEMM only over the running columns
+            u, n = G[t if train else 0], counts[t]
+            u2 = u.reshape(4 * h, batch)
+            if not train:
+                np.matmul(kernel_t, xT[t], out=u2)
+                u2 += bias
+            if t:  # h_0 = 0
                 if n < counts[t - 1]:
                     tmp[:, n:] = 0
-                np.matmul(recur_t, HS[t, :, :n], out=tmp[:, :n])
-                g3[t] += tmp
-            np.exp(u, out=u)
-            u += 1
-            np.reciprocal(u, out=u)  # o, i, f, sigmoid(2 z_g)
-            cy = CY[t]
-            np.multiply(u[3], 2, out=cy[0])
-            cy[0] -= 1  # g = 2 sigmoid(2 z_g) - 1
-            np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
-            c = np.add(w[0], w[1], out=CY[t + 1, 1])
-            np.multiply(u[0], np.tanh(c, out=TC[t]), out=HS[t + 1])  # o tanh(c)
-    if lay.padded and attrs["return_sequences"]:
+                np.matmul(recur_t, HS[t % nh, :, :n], out=tmp[:, :n])
+                u2 += tmp
+            _cell(u, CY[t % nc], CY[(t + 1) % nc, 1], TC[t if train else 0], HS[(t + 1) % nh], w)
+    if lay.padded and seq:
         HS[1:] *= _step_mask(lay, dt)[:, None]  # outputs at padded steps are 0
-    hs = HS.transpose(0, 2, 1)  # (te + 1, B, H) views
-    y = batch_major(hs[1:], lay) if attrs["return_sequences"] else last_state(hs, lay)
+    hs = HS.transpose(0, 2, 1)  # (·, B, H) views
+    if seq:
+        y = batch_major(hs[1:], lay)
+    else:
+        y = last_state(hs, lay) if nh == te + 1 else hs[te % nh].copy()
     give(tmp, w)
-    if not ctx.training:
+    if not train:
         give(G, CY, TC, HS)
         return y, None
     return y, (xt, HS, CY, TC, G, lay)
