@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .compiler import Compiled, compile_spec
+from . import safe_io
 from .errors import CheckpointError, DataError, NetspecError
 from .executor import ParamStore, Plan
 from .spec import Spec, load_spec
@@ -253,7 +254,7 @@ def load_run(path: str | Path) -> Model:
     """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
     from .data import Standardizer
     from .spec.load import parse_text, validate_data
-    from .training.checkpoint import load_checkpoint
+    from .training.checkpoint import check_class_names, check_tensors, load_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":
@@ -272,17 +273,33 @@ def load_run(path: str | Path) -> Model:
             raise CheckpointError(f"{path}: training did not finish (no model.safetensors); if it was "
                                   f"interrupted, `netspec train SPEC --resume --out {path}` completes it")
         raise CheckpointError(f"{path}: training stopped before its first epoch ended: train again")
-    data, smap = parse_text(spec_file.read_text(), str(spec_file), "json")
+    text = safe_io.read_text(spec_file, limit=safe_io.JSON_LIMIT, what="spec.json",
+                             error=lambda m: CheckpointError(f"{spec_file}: {m}"))  # fmt: skip
+    data, smap = parse_text(text, str(spec_file), "json")
     spec = validate_data(data, smap)
     compiled = compile_spec(spec)
     arrays, meta = load_checkpoint(weights)
+    if meta.get("spec_hash") is not None and meta["spec_hash"] != spec_hash(spec):
+        raise CheckpointError(f"{spec_file}: was edited after training (its spec hash {spec_hash(spec)} differs "
+                              f"from {meta['spec_hash']} recorded in {weights.name}); restore it, or train again")  # fmt: skip
     store = ParamStore.create(compiled.graph, DTYPES[spec.train.dtype], None)
-    missing = set(store.values) - set(arrays)
-    if missing:
-        raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
+    check_tensors(weights, arrays, store.values)
     store.load({k: arrays[k] for k in store.values})
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
+    if std is not None:
+        check_standardizer(std, spec, weights)
+    check_class_names(meta.get("class_names"), spec.train.loss, compiled.graph.output_shape[-1], str(weights))
     return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)
+
+
+def check_standardizer(std, spec: Spec, where: Path) -> None:
+    """The saved mean/std have the shape training fitted: one value per input element, size 1
+    along named axes (every axis for a series)."""
+    series = spec.data is not None and spec.data.series is not None
+    want = [1 if series or isinstance(d, str) else d for d in spec.model.input_shape]
+    if list(std.mean.shape) != want:
+        raise CheckpointError(f"{where}: standardizer has shape {list(std.mean.shape)}, but inputs of shape "
+                              f"{list(spec.model.input_shape)} need {want}")  # fmt: skip
 
 
 def check_input_sizes(graph, x: np.ndarray) -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..errors import NetspecError
+from .. import safe_io
+from .errors import ExportError
+from .model_file import OnnxFileError, load_onnx, netspec_metadata
 from .onnx_export import DEFAULT_OPSET, export_onnx
-from .validate import check_model, model_metadata, parity_report, run_onnx
+from .validate import OnnxRunner, check_model, parity_report
 
 SAMPLES = 37
 
@@ -37,7 +39,6 @@ def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarra
 def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> dict:
     """Export, validate, check parity with the executor, and write the file (atomically) only
     when parity holds. Returns the report (report["ok"] False means parity failed)."""
-    from ..training.checkpoint import atomic_write
     from ..training.run_files import spec_hash
 
     spec = model.spec
@@ -57,7 +58,7 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     else:
         report = parity_report(proto, lambda a: model.predict(a), [x], task=model.task)
     if report["ok"]:  # a model that fails its parity check is not written
-        atomic_write(path, proto.SerializeToString())
+        safe_io.atomic_write(path, proto.SerializeToString())
     report["path"] = str(path)
     report["opset"] = opset
     report["ir_version"] = proto.ir_version
@@ -71,18 +72,24 @@ class OnnxModel:
         from ..spec import positions, validate_data
 
         self.path = Path(path)
+        file = str(self.path)
+        self.proto = load_onnx(self.path)
+        meta = netspec_metadata(self.proto, file)
+        self.spec = validate_data(meta["spec"], positions.SourceMap(file))
+        self.class_names = meta["class_names"]
+        self.feature_names = meta["feature_names"]
+        self.task = self.spec.train.task if meta["task"] is None else meta["task"]
+        self.loss = self.spec.train.loss if meta["loss"] is None else meta["loss"]
+        if (self.task, self.loss) != (self.spec.train.task, self.spec.train.loss):
+            raise OnnxFileError(f"{file}: metadata task {self.task!r} / loss {self.loss!r} disagree with its "
+                                f"spec ({self.spec.train.task!r} / {self.spec.train.loss!r})")  # fmt: skip
         try:
-            self.proto = onnx.load(str(self.path))
-        except Exception as exc:  # onnx raises DecodeError / OSError subclasses
-            raise NetspecError(f"{self.path}: not a readable ONNX model ({exc})") from None
-        meta = model_metadata(self.proto)
-        if "netspec_spec" not in meta:
-            raise NetspecError(f"{self.path}: not exported by netspec (no netspec_spec metadata)")
-        self.spec = validate_data(json.loads(meta["netspec_spec"]), positions.SourceMap(str(self.path)))
-        self.class_names = json.loads(meta.get("class_names", "null")) or None
-        self.feature_names = json.loads(meta.get("feature_names", "null"))
-        self.task = meta.get("task", self.spec.train.task)
-        self.loss = meta.get("loss", self.spec.train.loss)
+            self.runner = OnnxRunner(self.proto)
+        except ExportError:
+            raise
+        except Exception as exc:  # onnxruntime refuses the graph: unknown ops, bad types, ...
+            raise OnnxFileError(f"{file}: onnxruntime cannot load the model ({type(exc).__name__}: "
+                                f"{str(exc).strip()[:300]})") from None  # fmt: skip
 
     def read(self, input_path: Path):
         """Examples from a file, read as in training but raw: standardization is in the graph."""
@@ -92,7 +99,14 @@ class OnnxModel:
 
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1
-        return run_onnx(self.proto, x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)
+        if not len(x):  # onnxruntime aborts the process on a batch of 0 for some recurrent ops
+            shape = [d.dim_value for d in self.proto.graph.output[0].type.tensor_type.shape.dim[1:]]
+            return np.zeros((0, *shape), np.float32)
+        try:
+            return self.runner.run(x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)[0]
+        except Exception as exc:  # the model's ops fail at run time: a broken model, not a netspec bug
+            raise OnnxFileError(f"{self.path}: onnxruntime failed to run the model "
+                                f"({type(exc).__name__}: {str(exc).strip()[:300]})") from None  # fmt: skip
 
     def predict_file(self, input_path: Path) -> np.ndarray:
         ds = self.read(input_path)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .. import safe_io
 from ..errors import Diagnostic, SpecError
 from .models import Spec
 from .positions import SourceMap, json_source_map, toml_source_map
@@ -83,14 +84,22 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(
             [Diagnostic("file", f"a spec file ends in .toml or .json, got {path.name!r}", (), file)]
         )
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the spec
-    except FileNotFoundError:
-        raise SpecError([Diagnostic("file", "no such file", (), file)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Diagnostic("file", f"cannot read the spec: {exc}", (), file)]) from None
+    text = read_spec_text(path, file)
     data, smap = parse_text(text, file, suffix[1:])
     return validate_data(data, smap)
+
+
+def read_spec_text(path: Path, file: str) -> str:
+    """The spec's text: a regular file under the size cap, UTF-8 (a byte-order mark is not part
+    of the spec); a bad byte is reported at its line and column."""
+    fail = lambda m: SpecError([Diagnostic("file", m, (), file)])  # noqa: E731
+    raw = safe_io.read_bytes(path, limit=safe_io.SPEC_LIMIT, what="spec file", error=fail)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = safe_io.undecodable_position(raw, exc)
+        message = safe_io.undecodable_reason(raw, exc)
+        raise SpecError([Diagnostic("encoding", message, (), file, line, col)]) from None
 
 
 def locate(spec: Spec, diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -13,7 +13,7 @@ from .checkpoint import load_arrays
 def warm_start(store, source: Path) -> dict:
     if source.is_dir():
         source = source / "model.safetensors"
-    if not source.exists():
+    if not source.exists() and not source.is_symlink():
         raise CheckpointError(f"train.init_from: {source}: no such file (give a .safetensors file or a run folder)")
     arrays = load_arrays(source)
     # A layer loads whole or not at all: a fresh weight beside an old bias would be neither model.
