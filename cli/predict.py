@@ -62,17 +62,27 @@ def predict(
     run: Annotated[Path, typer.Argument(help="A run folder, a spec (its latest run), or an exported .onnx file.", show_default=False)],
     input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature columns), .npz or .npy.", show_default=False)],  # noqa: A002
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv (labels + probabilities) or .npy (raw outputs); default: CSV on stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Predict with a trained model; classification gives class names and probabilities."""
     import numpy as np
 
+    from netspec.safe_io import atomic_write, refuse_overwrite
+    from netspec.training.run_files import run_file_paths
+
+    if output is not None:  # checked before any work: never over the model, its run or the input
+        protected = [run, input] + ([] if run.suffix == ".onnx" else run_file_paths(run))
+        refuse_overwrite(output, force, "--output", protected, None if run.suffix == ".onnx" else run)
     header, rows, outputs = predict_table(run, input)
     if output is not None and output.suffix == ".npy":
-        np.save(output, outputs, allow_pickle=False)
+        buf = io.BytesIO()
+        np.save(buf, outputs, allow_pickle=False)
+        atomic_write(output, buf.getvalue())
     elif output is not None:
-        with open(output, "w", newline="") as f:
-            csv.writer(f).writerows([header, *rows])
+        text = io.StringIO()
+        csv.writer(text).writerows([header, *rows])
+        atomic_write(output, text.getvalue().encode("utf-8"))
     if json_output:
         emit_json({"columns": header, "rows": rows})
     elif output is None:

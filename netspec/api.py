@@ -24,7 +24,8 @@ from .spec import Spec, load_spec
 from .training.evaluate import evaluate_arrays
 from .training.events import Event
 from .training.loop import Trainer, rng_tree
-from .training.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
+from .training.run_files import RunFiles, check_out_dir, claim_run_dir, latest_run_dir, spec_hash
+from .training.checkpoint import check_tensors
 from .training.warm_start import warm_start
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -206,9 +207,14 @@ def train(
     meta = _model_meta(spec, splits, n_epochs)
 
     files = None
+    restart = False
     if save:
         base = Path("runs") / spec.name
-        folder = Path(out) if out else (latest_run_dir(base) if resume else fresh_run_dir(base))
+        if out:
+            folder = Path(out)
+            check_out_dir(folder)
+        else:
+            folder = latest_run_dir(base) if resume else claim_run_dir(base)
         if resume and folder is None:
             raise CheckpointError(f"no earlier run of {spec.name!r} under runs/ to resume; start without --resume")
         if not resume and (folder / "spec.json").exists():
@@ -217,15 +223,22 @@ def train(
                 "(a new run never overwrites an old one)"
             )
         files = RunFiles(folder, spec, meta)
+        # A run stopped before its first checkpoint (killed, diverged, disk full in epoch 1)
+        # has nothing to resume: --resume starts it again in its own folder.
+        restart = resume and not files.has_checkpoint() and (folder / "spec.json").exists()
+        if restart and not files.same_spec():
+            raise CheckpointError(f"{folder}: the spec changed since this run started; it has no checkpoint "
+                                  "to resume: start without --resume")  # fmt: skip
     trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
-    if resume:
+    if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
+        check_tensors(files.folder / "last.safetensors", arrays, store.values)
         trainer.restore(arrays, ck_meta, best)
         if epochs is None:
             trainer.epochs = ck_meta.get("epochs", n_epochs)
         files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
-        files.start(spec_dir(spec))
+        files.start(spec_dir(spec), restart=restart)
     if callback:
         callback(Event("start", data={
             "run_dir": str(files.folder) if files else None, "params": compiled.cost.params,
@@ -254,7 +267,7 @@ def load_run(path: str | Path) -> Model:
     """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
     from .data import Standardizer
     from .spec.load import parse_text, validate_data
-    from .training.checkpoint import check_class_names, check_tensors, load_checkpoint
+    from .training.checkpoint import check_class_names, load_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":

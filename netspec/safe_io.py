@@ -211,17 +211,17 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None) -> None:
-    """Write `data` to `path` atomically (see the module docstring)."""
+def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, exclusive: bool = False) -> None:
+    """Write `data` to `path` atomically (see the module docstring). With `exclusive`, the
+    complete file appears only if `path` did not exist (FileExistsError otherwise): how two
+    processes agree on who owns a run folder."""
     path = Path(path)
     fail = error or (lambda message: FileError(f"{path}: cannot write: {message}"))
     folder = path.parent
     if path.is_dir():
         raise fail("is a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise fail(_os_reason(exc)) from None
+    if not folder.is_dir():
+        raise fail(f"No such file or folder {folder} (create the folder first)" if not folder.exists() else f"{folder} is not a folder")
     remove_stale_temps(folder)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}{TMP_MARK}{os.getpid()}.", dir=folder)
@@ -235,7 +235,13 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None) -
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            _link_exclusive(tmp, path, data)
+        else:
+            os.replace(tmp, path)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise fail(_os_reason(exc)) from None
@@ -243,6 +249,22 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None) -
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_folder(folder)
+
+
+def _link_exclusive(tmp: str, path: Path, data: bytes) -> None:
+    """A hard link fails if `path` exists, and shows the whole file at once."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:  # no hard links on this file system: an exclusive create instead
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fsync(f.fileno())
+    os.unlink(tmp)
 
 
 def refuse_overwrite(path: Path, force: bool, option: str, protected=(), run_dir: Path | None = None) -> None:

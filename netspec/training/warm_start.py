@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CheckpointError
-from .checkpoint import load_arrays
+from .checkpoint import check_tensors, load_arrays
 
 
 def warm_start(store, source: Path) -> dict:
@@ -27,6 +27,8 @@ def warm_start(store, source: Path) -> dict:
         if bad:
             mismatched += [f"{n}: checkpoint {tuple(arrays[n].shape)} vs model {tuple(store.values[n].shape)}" for n in bad]
             continue
+        # a NaN or an int8 tensor in the source is its fault, not a divergence of this run
+        check_tensors(f"train.init_from: {source}", arrays, {n: store.values[n] for n in present})
         for n in present:
             store.values[n][...] = arrays[n]
         loaded += present
