@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,26 @@ def parse_text(text: str, file: str, fmt: str) -> tuple[Any, SourceMap]:
     text = text.removeprefix("\ufeff")
     try:
         return _parse(text, file, fmt)
+    except ValueError as exc:  # not a syntax error: Python's cap on int digits (CVE-2020-10735)
+        if "integer string conversion" not in str(exc):
+            raise
+        raise SpecError([_huge_int(text, file)]) from None
     except RecursionError:
         raise SpecError(
             [Diagnostic("syntax", f"invalid {fmt.upper()}: nested too deeply", (), file, 1, 1)]
         ) from None
+
+
+_DIGITS = re.compile(r"[0-9][0-9_]{4000,}")
+
+
+def _huge_int(text: str, file: str) -> Diagnostic:
+    m = _DIGITS.search(text)
+    line = text.count("\n", 0, m.start()) + 1 if m else 1
+    col = m.start() - text.rfind("\n", 0, m.start()) if m else 1
+    n = len(m.group().replace("_", "")) if m else 0
+    return Diagnostic("value", f"an integer with {n} digits: far too large for any setting "
+                      f"(Python reads at most {sys.get_int_max_str_digits()} digits)", (), file, line, col)  # fmt: skip
 
 
 def _parse(text: str, file: str, fmt: str) -> tuple[Any, SourceMap]:
@@ -64,8 +82,38 @@ def _parse(text: str, file: str, fmt: str) -> tuple[Any, SourceMap]:
     return data, json_source_map(file, text)
 
 
+INT_LIMIT = 2**63 - 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scalar_problems(value: Any, path: tuple, out: list[Diagnostic]) -> None:
+    """Values no setting can hold, found before validation so no later stage trips on them:
+    integers beyond 64 bits, and strings with lone surrogates (JSON "\\ud800": not Unicode text,
+    so no file, name or message could hold them)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _LONE_SURROGATE.search(key):
+                out.append(Diagnostic("value", "this key holds a lone surrogate escape (\\ud800-\\udfff), "
+                                      "which is not valid Unicode text", path))  # fmt: skip
+            else:
+                _scalar_problems(item, (*path, key), out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _scalar_problems(item, (*path, i), out)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_LIMIT:
+        out.append(Diagnostic("value", f"the integer is too large: at most {INT_LIMIT:,} (2**63 - 1)", path))
+    elif isinstance(value, str) and _LONE_SURROGATE.search(value):
+        at = _LONE_SURROGATE.search(value).start()
+        out.append(Diagnostic("value", f"the string holds a lone surrogate escape \\u{ord(value[at]):04x} at "
+                              f"character {at + 1}, which is not valid Unicode text; remove it", path))  # fmt: skip
+
+
 def validate_data(data: Any, smap: SourceMap) -> Spec:
     """Validate parsed data against the spec models; all errors at once, located."""
+    problems: list[Diagnostic] = []
+    _scalar_problems(data, (), problems)
+    if problems:
+        raise SpecError(_locate_all(problems, smap))
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
