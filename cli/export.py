@@ -33,7 +33,7 @@ def _render(report: dict, console) -> None:
 @handle_errors
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder, or a spec (its latest run).", show_default=False)],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: <run>/<spec name>.onnx).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: `<run>/<spec name>.onnx`).")] = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset, 13 to 21.")] = 17,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
     json_output: JsonOption = False,

@@ -159,7 +159,7 @@ def check_tensors(path: Path, arrays: dict[str, np.ndarray], expected: dict[str,
         if arr.dtype.kind != "f":
             raise CheckpointError(f"{path}: {what} {name!r} has dtype {arr.dtype}, expected a float dtype")
         if not np.isfinite(arr).all():
-            raise CheckpointError(f"{path}: {what} {name!r} holds NaN or infinite values (a corrupt or diverged checkpoint)")
+            raise CheckpointError(f"{path}: {what} {name!r} holds NaN or infinite values, which no model can start from or run with")
 
 
 def check_class_names(names: list[str] | None, loss: str, n_out: int, where: str) -> None:
