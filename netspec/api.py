@@ -87,7 +87,11 @@ class Model:
         check_input_sizes(self.graph, xs)
         parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+        if parts:
+            return np.concatenate(parts)
+        sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
+        return np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),
+                        self.store.flat.dtype)  # fmt: skip
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices from outputs (argmax, or sigmoid >= 0.5)."""

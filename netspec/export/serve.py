@@ -83,6 +83,11 @@ class OnnxModel:
         if (self.task, self.loss) != (self.spec.train.task, self.spec.train.loss):
             raise OnnxFileError(f"{file}: metadata task {self.task!r} / loss {self.loss!r} disagree with its "
                                 f"spec ({self.spec.train.task!r} / {self.spec.train.loss!r})")  # fmt: skip
+        if self.task == "classification":
+            from ..training.checkpoint import check_class_names
+
+            dims = self.proto.graph.output[0].type.tensor_type.shape.dim
+            check_class_names(self.class_names, self.loss, dims[-1].dim_value if dims else 0, file)
         try:
             self.runner = OnnxRunner(self.proto)
         except ExportError:
@@ -100,8 +105,9 @@ class OnnxModel:
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1
         if not len(x):  # onnxruntime aborts the process on a batch of 0 for some recurrent ops
-            shape = [d.dim_value for d in self.proto.graph.output[0].type.tensor_type.shape.dim[1:]]
-            return np.zeros((0, *shape), np.float32)
+            dims = self.proto.graph.output[0].type.tensor_type.shape.dim[1:]
+            steps = x.shape[1] if x.ndim > 1 else 0  # a symbolic output dim is the time axis
+            return np.zeros((0, *[d.dim_value if d.HasField("dim_value") else steps for d in dims]), np.float32)
         try:
             return self.runner.run(x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)[0]
         except Exception as exc:  # the model's ops fail at run time: a broken model, not a netspec bug
