@@ -46,8 +46,12 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     proto = export_onnx(model.graph, model.params, opset=opset, standardizer=model.standardizer,
                         class_names=model.class_names, spec_hash=spec_hash(spec), spec_name=spec.name,
                         sequence_lengths=lengths)  # fmt: skip
+    from ..compiler.dims import min_sizes
+
+    least = min_sizes(model.graph)
+    symbolic = [d for d in model.graph.input_shape[1:] if isinstance(d, str)]
     extra = {"netspec_spec": spec.model_dump_json(), "feature_names": json.dumps(model.feature_names),
-             "loss": spec.train.loss}  # fmt: skip
+             "loss": spec.train.loss, "min_input_sizes": json.dumps({d: int(least[d]) for d in symbolic})}  # fmt: skip
     for key, value in extra.items():
         proto.metadata_props.add(key=key, value=value)
     check_model(proto)
