@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from ..errors import CheckpointError, NetspecError
-from ..safe_io import TMP_MARK, atomic_write
+from ..safe_io import JSON_LIMIT, TMP_MARK, atomic_write, read_text
 from .checkpoint import check_tensors, load_checkpoint, save_checkpoint, write_json
 
 
@@ -72,8 +72,9 @@ def run_file_paths(folder: Path) -> list[Path]:
 
 def _run_name(folder: Path) -> str | None:
     try:
-        return json.loads((folder / "spec.json").read_text()).get("name")
-    except (OSError, ValueError):
+        doc = json.loads(read_text(folder / "spec.json", limit=JSON_LIMIT, what="spec.json"))
+        return doc.get("name") if isinstance(doc, dict) else None
+    except (OSError, ValueError, NetspecError):
         return None
 
 
@@ -129,7 +130,8 @@ class RunFiles:
         from ..spec.load import parse_text, validate_data
 
         try:
-            data, smap = parse_text((self.folder / "spec.json").read_text(), str(self.folder / "spec.json"), "json")
+            spec_file = self.folder / "spec.json"
+            data, smap = parse_text(read_text(spec_file, limit=JSON_LIMIT, what="spec.json"), str(spec_file), "json")
             return spec_hash(validate_data(data, smap)) == self.model_meta.get("spec_hash")
         except (OSError, UnicodeDecodeError, NetspecError):
             return False
