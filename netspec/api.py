@@ -237,6 +237,8 @@ def train(
     if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
         check_tensors(files.folder / "last.safetensors", arrays, store.values)
+        if best is not None:
+            check_tensors(files.folder / "best.safetensors", best, store.values)
         trainer.restore(arrays, ck_meta, best)
         if epochs is None:
             trainer.epochs = ck_meta.get("epochs", n_epochs)
