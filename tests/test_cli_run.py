@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hardening_helpers import run, runner  # noqa: F401 - one CLI runner for the CLI tests
+from hardening_helpers import run  # one CLI runner for the CLI tests
 
 ROOT = Path(__file__).resolve().parent.parent
 IRIS = ROOT / "specs" / "iris_mlp.toml"

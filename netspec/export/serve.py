@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from .. import safe_io
 from .errors import ExportError

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import CheckpointError, NetspecError
 from ..safe_io import JSON_LIMIT, TMP_MARK, atomic_write, read_text
-from .checkpoint import check_tensors, load_checkpoint, save_checkpoint, write_json
+from .checkpoint import load_checkpoint, save_checkpoint, write_json
 
 
 def spec_hash(spec) -> str:
