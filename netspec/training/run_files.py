@@ -36,6 +36,10 @@ RUN_FILES = ("spec.json", "metrics.csv", "result.json", "last.safetensors", "las
              "best.safetensors", "best.json", "model.safetensors", "model.json")  # fmt: skip
 
 
+# netspec's own files that may precede a run in its folder (`netspec sweep` writes trial.json first)
+OWN_FILES = ("trial.json",)
+
+
 def claim_run_dir(base: Path) -> Path:
     """Create `base`, or `base-2`, `base-3`, ... : the first that did not exist. mkdir is atomic,
     so two runs started at once get two folders, and a new run never overwrites an old one."""
@@ -58,7 +62,7 @@ def check_out_dir(folder: Path) -> None:
         raise CheckpointError(f"{folder}: is a file, not a folder; --out takes a run folder")
     if (folder / "spec.json").exists():
         return
-    others = [p.name for p in folder.iterdir() if TMP_MARK not in p.name]
+    others = [p.name for p in folder.iterdir() if TMP_MARK not in p.name and p.name not in OWN_FILES]
     if others:
         shown = ", ".join(sorted(others)[:3]) + (", ..." if len(others) > 3 else "")
         raise CheckpointError(f"{folder}: is not empty ({shown}) and is not a run folder; a run never "
