@@ -34,6 +34,10 @@ def random_input(graph, spec, batch: int, rng: np.random.Generator, dtype) -> np
     return rng.standard_normal(shape).astype(dtype)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}  # cpu: this thread's CPU time
+clock = CLOCKS["wall"]
+
+
 class _Timed:
     """Wraps a kernel; records the seconds of each call into `sink`."""
 
@@ -41,13 +45,13 @@ class _Timed:
         self.fn, self.sink = fn, sink
 
     def __call__(self, *args):
-        t0 = time.perf_counter()
+        t0 = clock()
         out = self.fn(*args)
-        self.sink.append(time.perf_counter() - t0)
+        self.sink.append(clock() - t0)
         return out
 
 
-def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3) -> dict:
+def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str = "median") -> dict:
     spec = load_spec(spec_path)
     graph = compile_spec(spec).graph
     dtype = DTYPES[spec.train.dtype]
@@ -62,15 +66,15 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3) -> dict:
     totals = {"train step": [], "infer": []}
 
     def run_train():
-        t0 = time.perf_counter()
+        t0 = clock()
         z = plan.forward_train(x, rngs["noise"])
         plan.backward(np.ones_like(z) / z.size)
-        return time.perf_counter() - t0
+        return clock() - t0
 
     def run_infer():
-        t0 = time.perf_counter()
+        t0 = clock()
         plan.predict(x)
-        return time.perf_counter() - t0
+        return clock() - t0
 
     for _ in range(warmup):
         run_train(), run_infer()
@@ -89,7 +93,7 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3) -> dict:
         st.forward, st.backward = f, b
 
     def ms(ts: list) -> float:
-        return 1e3 * statistics.median(ts) if ts else 0.0
+        return 1e3 * (min(ts) if stat == "min" else statistics.median(ts)) if ts else 0.0
 
     rows = [{"node": st.node.name, "op": st.node.op, "shape": list(graph.shape_of(st.node.name))[1:],
              "forward_ms": ms(fwd[st.node.name]), "backward_ms": ms(bwd[st.node.name]),
@@ -99,13 +103,13 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3) -> dict:
     for r in rows:
         r["train_share"] = (r["forward_ms"] + r["backward_ms"]) / train_sum if train_sum else 0.0
         r["infer_share"] = r["infer_ms"] / infer_sum if infer_sum else 0.0
-    return {"spec": spec_path, "batch": batch, "rows": rows, "kernels_train_ms": train_sum,
+    return {"spec": spec_path, "batch": batch, "stat": stat, "repeats": repeats, "rows": rows, "kernels_train_ms": train_sum,
             "kernels_infer_ms": infer_sum, "plan_train_ms": ms(totals["train step"]),
             "plan_infer_ms": ms(totals["infer"])}  # fmt: skip
 
 
 def render(p: dict) -> str:
-    lines = [f"{p['spec']}  batch {p['batch']}",
+    lines = [f"{p['spec']}  batch {p['batch']}  ({p['stat']} of {p['repeats']} repeats)",
              f"{'node':<18} {'op':<16} {'output':<14} {'fwd ms':>8} {'bwd ms':>8} {'share':>6} {'infer ms':>9} {'share':>6}"]  # fmt: skip
     for r in p["rows"]:
         shape = "x".join(map(str, r["shape"]))
@@ -123,13 +127,19 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None, help="batch size (default: the spec's train.batch_size)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="per-op statistic over the repeats (min is steadier on a loaded machine)")
+    ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                    help="cpu: the thread's CPU time, which other processes on a busy machine disturb less")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not Path(args.spec).is_file():
         sys.exit(f"error: no spec file {args.spec}")
     batch = args.batch or load_spec(args.spec).train.batch_size
+    global clock
+    clock = CLOCKS[args.clock]
     with threadpool_limits(limits=args.threads):
-        p = profile(args.spec, batch, args.repeats)
+        p = profile(args.spec, batch, args.repeats, stat=args.stat)
     print(json.dumps(p, indent=2) if args.json else render(p))
 
 

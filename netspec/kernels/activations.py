@@ -2,6 +2,8 @@
 
 Caches hold the forward OUTPUT where the derivative is a function of it (relu, sigmoid, tanh,
 softmax), so the executor must not write into a node's output after the forward pass.
+relu's forward and backward write into the step's scratch buffers (workspace.py) and its
+backward keeps the mask in a reused bool buffer: two passes, no allocation.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, register
+from .workspace import scratch
 
 
 def same_shape(attrs: dict, ins: list[Shape]) -> Shape:
@@ -17,13 +20,16 @@ def same_shape(attrs: dict, ins: list[Shape]) -> Shape:
 
 
 def relu_forward(attrs, xs, params, ctx):
-    y = np.maximum(xs[0], 0)
+    x = xs[0]
+    y = np.maximum(x, 0, out=scratch(ctx, "y", x.shape, x.dtype))
     return y, y
 
 
 def relu_backward(attrs, dy, y, params, grads, need_dx, ctx):
-    # bool * float keeps the float dtype; one temporary (the mask) besides the result.
-    return [np.multiply(dy, y > 0) if need_dx[0] else None]
+    if not need_dx[0]:
+        return [None]
+    mask = np.greater(y, 0, out=scratch(ctx, "mask", y.shape, np.bool_))
+    return [np.multiply(dy, mask, out=scratch(ctx, "dx", y.shape, dy.dtype))]
 
 
 def leaky_relu_forward(attrs, xs, params, ctx):
