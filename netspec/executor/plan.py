@@ -45,10 +45,14 @@ class _Step:
     train_ctx: RunContext
     infer_ctx: RunContext
     infer_ws: dict | None
+    # inference applies this relu in place on its producer's output (read by nothing else)
+    relu_in_place: bool
 
 
 # Ops whose output may be a view of (or the very array of) their first input.
 _PASS_THROUGH = {"flatten", "reshape"}
+# Ops whose output is an array of their own (fresh or their step's scratch), never a view
+_OWN_OUTPUT = {"dense", "conv"}
 
 
 class Plan:
@@ -73,6 +77,10 @@ class Plan:
         needs_grad = self._needs_grad(graph)
         fresh_train = self._handed_out(graph, self.loss_input)
         fresh_infer = fresh_train | self._handed_out(graph, graph.output)
+        readers: dict[str, int] = {}
+        for node in graph.nodes:
+            for t in node.inputs:
+                readers[t] = readers.get(t, 0) + 1
         self.steps: list[_Step] = []
         for node in graph.nodes:
             op = get_op(node.op)
@@ -85,10 +93,13 @@ class Plan:
             train_ws = None if node.name in fresh_train else {}
             train_ctx = RunContext(training=not frozen_norm, dtype=self.dtype, ws=train_ws)
             infer_ws = None if node.name in fresh_infer else {}
+            src = node.inputs[0] if node.inputs else graph.input_name
+            in_place = (node.op == "relu" and node.name not in fresh_infer and readers.get(src) == 1
+                        and src != graph.input_name and graph.node(src).op in _OWN_OUTPUT)  # fmt: skip
             self.steps.append(
                 _Step(node, op.forward, op.backward, params, grads, need_dx,
                       bool(grads) or any(need_dx), op.inference_identity, frozen_norm,
-                      train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws)
+                      train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
@@ -167,6 +178,8 @@ class Plan:
             ins = [values[t] for t in st.node.inputs]
             if st.skip_in_inference:
                 values[st.node.name] = ins[0]
+            elif st.relu_in_place:
+                values[st.node.name] = np.maximum(ins[0], 0, out=ins[0])
             else:
                 c = st.infer_ctx
                 c.lengths, c.ws = lengths, (st.infer_ws if reuse else None)

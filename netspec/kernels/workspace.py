@@ -13,18 +13,24 @@ never anything that must outlive the batch (the plan keeps the outputs it hands 
 
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 
 def scratch(ctx, key: str, shape: tuple, dtype) -> np.ndarray:
-    """An uninitialized array of `shape`, reused across calls when ctx has a workspace."""
+    """An uninitialized array of `shape`, reused across calls when ctx has a workspace.
+
+    A smaller request (an epoch's last, partial batch) gets a view of the front of the buffer
+    it already has, so alternating batch sizes never reallocate."""
     ws = ctx.ws if ctx is not None else None
     if ws is None:
         return np.empty(shape, dtype=dtype)
+    size = prod(shape)
     a = ws.get(key)
-    if a is None or a.shape != shape or a.dtype != dtype:
-        a = ws[key] = np.empty(shape, dtype=dtype)
-    return a
+    if a is None or a.size < size or a.dtype != dtype:
+        a = ws[key] = np.empty(size, dtype=dtype)
+    return a[:size].reshape(shape)
 
 
 def zeros(ctx, key: str, shape: tuple, dtype) -> np.ndarray:
