@@ -111,14 +111,19 @@ def run_train(spec: Path) -> dict:
 
 def case_files(case: str, folder: Path, rows: int) -> tuple[str, int, str]:
     """Writes the data; returns ([data] keys, features, layers)."""
-    if case == "csv":
+    if (folder / {"csv": "data.csv", "npz": "data.npz", "npy": "y.npy"}[case]).exists():
+        pass  # --keep from an earlier run: reuse the generated data
+    elif case == "csv":
         write_csv(folder / "data.csv", rows, 64)
+    elif case == "npz":
+        write_npz(folder / "data.npz", rows, 784)
+    else:
+        write_npy(folder, rows, 784)
+    if case == "csv":
         return 'target = "label"', 64, LAYER.format(units=10, act="softmax")
     layers = LAYER.format(units=256, act="relu") + LAYER.format(units=10, act="softmax")
     if case == "npz":
-        write_npz(folder / "data.npz", rows, 784)
         return 'x_key = "x"\ntarget = "y"', 784, layers
-    write_npy(folder, rows, 784)
     return 'targets = "y.npy"', 784, layers
 
 
@@ -126,6 +131,7 @@ def bench(case: str, rows: int, folder: Path) -> dict:
     keys, features, layers = case_files(case, folder, rows)
     path = {"csv": "data.csv", "npz": "data.npz", "npy": "x.npy"}[case]
     spec = folder / "spec.toml"
+    shutil.rmtree(folder / "run", ignore_errors=True)
     spec.write_text(DENSE_SPEC.format(name=case, path=path, data_keys=keys, features=features, layers=layers,
                                       standardize="true" if case != "csv" else "false",
                                       batch=128))  # fmt: skip
@@ -135,6 +141,7 @@ def bench(case: str, rows: int, folder: Path) -> dict:
     res = out.pop("result")
     out["load_s"] = res.get("load_seconds")
     out["epoch_s"] = res.get("epoch_seconds")
+    out["eval_s"] = res.get("eval_seconds")
     out["reported_peak_rss_mb"] = res.get("peak_rss_mb")
     if out["epoch_s"]:
         out["samples_per_s"] = int(rows * 0.8 / out["epoch_s"])

@@ -4,7 +4,6 @@ model through onnxruntime (the serving path), in the same format."""
 from __future__ import annotations
 
 import csv
-import io
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -46,15 +45,32 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     flat = flat.reshape(len(flat), -1)
     if task != "classification":
         header = prefix + (["prediction"] if flat.shape[1] == 1 else [f"prediction_{i}" for i in range(flat.shape[1])])
-        return header, [k + [float(f"{v:.7g}") for v in row] for k, row in zip(keys, flat)], outputs
+        return header, LazyRows(len(flat), lambda a, b: [k + [float(f"{v:.7g}") for v in row]
+                                                        for k, row in zip(keys[a:b], flat[a:b])]), outputs
     from netspec.training.metrics import predicted_labels, task_kind
 
     labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
     names = class_names or [str(i) for i in range(max(flat.shape[-1], 2))]
     probs = np.concatenate([1 - flat, flat], axis=-1) if loss == "binary_cross_entropy" else flat
     header = prefix + ["prediction", *[f"p_{n}" for n in names]]
-    rows = [k + [names[int(c)], *[float(f"{p:.7g}") for p in row]] for k, c, row in zip(keys, labels, probs)]
+    rows = LazyRows(len(flat), lambda a, b: [k + [names[int(c)], *[float(f"{p:.7g}") for p in row]]
+                                             for k, c, row in zip(keys[a:b], labels[a:b], probs[a:b])])
     return header, rows, outputs
+
+
+class LazyRows:
+    """Output rows formatted a chunk at a time as they are written (a list of Python floats
+    per row would cost far more memory than the predictions themselves)."""
+
+    def __init__(self, n: int, make, chunk: int = 4096):
+        self.n, self.make, self.chunk = n, make, chunk
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        for a in range(0, self.n, self.chunk):
+            yield from self.make(a, min(a + self.chunk, self.n))
 
 
 @handle_errors
@@ -72,13 +88,15 @@ def predict(
         np.save(output, outputs, allow_pickle=False)
     elif output is not None:
         with open(output, "w", newline="") as f:
-            csv.writer(f).writerows([header, *rows])
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
     if json_output:
-        emit_json({"columns": header, "rows": rows})
+        emit_json({"columns": header, "rows": list(rows)})
     elif output is None:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows([header, *rows])
-        sys.stdout.write(buf.getvalue())
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
     if output is not None:
         say(f"wrote {len(rows)} predictions to {output}")
 

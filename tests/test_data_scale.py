@@ -191,3 +191,41 @@ def test_chunked_standardization_matches_numpy(tmp_path):
     st = Standardizer.fit(x, (0,), chunk_bytes=7 * 8 * 64)  # 16 chunks
     np.testing.assert_allclose(st.mean, x.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(st.std, x.std(axis=0), rtol=1e-12)
+
+
+# -- Parquet ---------------------------------------------------------------------------------
+
+
+def test_parquet_reads_like_the_csv(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    write_csv(tmp_path / "d.csv", ROWS)
+    cols = list(zip(*ROWS))
+    pq.write_table(pa.table({"a": cols[0], "b": cols[1], "c": cols[2], "y": cols[3]}), tmp_path / "d.parquet")
+    a = load_splits(spec_for("d.csv", {"target": "y", "standardize": True}), tmp_path)
+    b = load_splits(spec_for("d.parquet", {"target": "y", "standardize": True}), tmp_path)
+    np.testing.assert_array_equal(np.asarray(a.train.x), np.asarray(b.train.x))
+    np.testing.assert_array_equal(a.train.y, b.train.y)
+    assert a.class_names == b.class_names
+
+
+def test_parquet_errors_name_column_and_row(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    def table(**cols):
+        pq.write_table(pa.table(cols), tmp_path / "d.parquet")
+        return error_of(spec_for("d.parquet"), tmp_path)
+
+    ok = [1.0, 2.0, 3.0, 4.0]
+    assert table(a=ok, b=[1.0, None, 3.0, 4.0], c=ok, y=[0, 1, 2, 0]).endswith(
+        'd.parquet: column "b": row 2: empty cell (null), expected a number')
+    assert table(a=ok, b=ok, c=["1", "2", "x", "4"], y=[0, 1, 2, 0]).endswith(
+        'd.parquet: column "c": row 3: expected a number, got "x"')
+    assert table(a=ok, b=ok, c=[1.0, float("inf"), 3.0, 4.0], y=[0, 1, 2, 0]).endswith(
+        'd.parquet: column "c": row 2: expected a finite number, got "inf"')
+    assert table(a=ok, b=ok, c=ok, label=[0, 1, 2, 0]).endswith(
+        'd.parquet: target column "y" not found (columns: a, b, c, label)')
+    (tmp_path / "d.parquet").write_text("not parquet")
+    assert "d.parquet: not a readable Parquet file (" in error_of(spec_for("d.parquet"), tmp_path)

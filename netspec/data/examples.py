@@ -16,6 +16,7 @@ import numpy as np
 from ..spec.models import Spec
 from .csv_reader import CsvTable, read_csv
 from .labels import label_texts
+from .parquet_reader import read_parquet
 from .npz_reader import NpzArrays, as_numbers, read_npy
 from .shapes import apply_reshape, as_int64, check_input_shape, time_axis
 from .source import Locator, display_name, fail
@@ -90,10 +91,11 @@ def _csv_target(table: CsvTable, spec: Spec) -> np.ndarray:
 
 def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | None, dtype, progress) -> Examples:
     data = spec.data
-    table = read_csv(path, file, progress)
+    reader = read_parquet if path.suffix.lower() == ".parquet" else read_csv
+    table = reader(path, file, progress)
     loc = table.locator
     if data.lengths_key is not None:
-        raise fail(file, "data.lengths_key applies to .npz files only")
+        raise fail(file, "data.lengths_key applies to .npz files only")  # (Parquet too)
     if data.series is not None:
         return _series_examples(table.numbers([data.series], "series")[:, 0], spec, file, mode)
     if data.target is not None and mode != "predict":
@@ -240,7 +242,7 @@ def read_examples(
             'use "mse" or "mae"',
         )
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in (".csv", ".parquet"):
         ex = _from_csv(path, file, spec, mode, feature_names, dtype, progress)
     elif suffix == ".npz":
         ex = _from_npz(path, file, spec, mode, dtype, progress)

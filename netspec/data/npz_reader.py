@@ -14,6 +14,7 @@ from typing import Self
 import numpy as np
 
 from ..errors import DataError, did_you_mean
+from .rows import Rows
 from .npy_member import PICKLE_HINT, map_npy, read_member
 from .source import Locator, fail, name_list
 
@@ -120,8 +121,9 @@ def as_numbers(arr: np.ndarray, loc: Locator, key: str, dtype=np.float64, progre
     if arr.dtype.kind == "f" and arr.ndim:
         per = max(1, arr[:1].size * arr.dtype.itemsize)
         step = max(1, CHECK_ROWS_BYTES // per)
+        rows = Rows(arr)
         for i in range(0, arr.shape[0], step):
-            chunk = np.asarray(arr[i : i + step])
+            chunk = rows[i : i + step]  # explicit reads: a memory map's pages stay out of RSS
             bad = ~np.isfinite(chunk)
             if np.dtype(dtype).itemsize < chunk.dtype.itemsize:
                 bad |= np.abs(chunk) > limit

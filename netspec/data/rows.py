@@ -7,20 +7,57 @@ padded steps), returning a fresh ndarray. Each element goes through the same ope
 whole-array transform would, so batches are bit-identical whether the source is in memory or
 mapped.
 
-Pages of a memory map that were read count in the process's RSS until the kernel drops them:
-after every READ_BUDGET bytes read, `madvise(MADV_DONTNEED)` releases them (the page cache keeps
-the file; nothing is re-read from disk while memory is free), so RSS stays bounded by the budget
-rather than growing to the file size.
+Pages of a memory map that were touched count in the process's RSS (and the kernel maps pages
+around each one touched), so a shuffled epoch over a mapped file would grow RSS to the file
+size. Rows of a C-contiguous memory map are therefore read with explicit `preadv` calls into
+the batch (one call per run of consecutive rows): the page cache still holds the file, but RSS
+holds only the batch.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 from collections.abc import Callable
 
 import numpy as np
 
-READ_BUDGET = 256 << 20
+
+def file_layout(arr) -> tuple[str, int, int] | None:
+    """(file, byte offset of arr[0], bytes per example) of a C-contiguous memory map, else None."""
+    mm, name = getattr(arr, "_mmap", None), getattr(arr, "filename", None)
+    if mm is None or name is None or arr.ndim == 0 or not arr.flags.c_contiguous:
+        return None
+    base = np.frombuffer(mm, dtype=np.uint8)
+    mapped_from = arr.offset - arr.offset % mmap.ALLOCATIONGRANULARITY
+    at = mapped_from + (arr.ctypes.data - base.ctypes.data)
+    del base
+    return name, int(at), int(arr[:1].nbytes)
+
+
+def read_rows(layout: tuple[str, int, int], rows: np.ndarray, dtype, shape) -> np.ndarray:
+    """Examples `rows` (ascending) of a mapped file, read with preadv (no pages mapped)."""
+    name, at, per = layout
+    out = np.empty((rows.size, *shape), dtype=dtype)
+    flat = out.reshape(rows.size, -1).view(np.uint8).reshape(rows.size, per) if rows.size else None
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.concatenate(([0], breaks)).tolist()
+    ends = np.concatenate((breaks, [rows.size])).tolist()
+    with open(name, "rb", buffering=0) as f:
+        for a, b in zip(starts, ends):
+            if a == b:
+                continue
+            view = memoryview(flat[a:b]).cast("B")
+            where = at + int(rows[a]) * per
+            got = os.preadv(f.fileno(), [view], where) if hasattr(os, "preadv") else _seek_read(f, view, where)
+            if got != view.nbytes:
+                raise OSError(f"{name}: short read ({got} of {view.nbytes} bytes)")
+    return out
+
+
+def _seek_read(f, view, where: int) -> int:
+    f.seek(where)
+    return f.readinto(view)
 
 
 class Rows:
@@ -37,7 +74,7 @@ class Rows:
         self.transform = transform
         n = source.shape[0] if index is None else index.shape[0]
         self.shape = (int(n), *source.shape[1:])
-        self._read = 0
+        self._layout = file_layout(source)
 
     @property
     def ndim(self) -> int:
@@ -77,7 +114,17 @@ class Rows:
                 raise IndexError(f"index {sel} is out of bounds for {n} examples")
             return self[[int(sel) % n]][0]
         rows = self.rows_of(sel)
-        if isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.size > 1:
+        if self._layout is not None and (isinstance(rows, slice) or rows.ndim == 1):
+            if isinstance(rows, slice):
+                rows = np.arange(*rows.indices(self.source.shape[0]))
+            rows = np.where(rows < 0, rows + self.source.shape[0], rows)
+            if rows.size and (rows.min() < 0 or rows.max() >= self.source.shape[0]):
+                raise IndexError("example index out of range")
+            order = np.argsort(rows, kind="stable")
+            block = read_rows(self._layout, rows[order], self.source.dtype, self.source.shape[1:])
+            out = np.empty_like(block)
+            out[order] = block
+        elif isinstance(rows, np.ndarray) and rows.ndim == 1 and rows.size > 1:
             # Read in file order (sequential pages), then put back in the asked order.
             order = np.argsort(rows, kind="stable")
             block = np.asarray(self.source[rows[order]])
@@ -85,23 +132,10 @@ class Rows:
             out[order] = block
         else:
             out = np.array(self.source[rows])
-        self._release(out.nbytes)
         out = out.astype(self.dtype, copy=False)
         if self.transform is not None:
             out = self.transform(out, rows)
         return out
-
-    def _release(self, nbytes: int) -> None:
-        mm = getattr(self.source, "_mmap", None)
-        if mm is None or not hasattr(mm, "madvise"):
-            return
-        self._read += nbytes
-        if self._read >= READ_BUDGET:
-            self._read = 0
-            try:
-                mm.madvise(mmap.MADV_DONTNEED)
-            except (OSError, ValueError, AttributeError):
-                pass
 
     def take(self, idx: np.ndarray) -> Rows:
         index = np.asarray(idx, dtype=np.int64) if self.index is None else self.index[idx]
