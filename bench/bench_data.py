@@ -1,15 +1,16 @@
 """Data-path benchmark: generate a large CSV / NPZ / NPY, run `netspec train` on it as a
 subprocess, report wall time, peak RSS of the child and samples/s.
 
-    python bench/bench_data.py csv           # 200,000 x 64 + label CSV (95 MB), one dense layer
+    python bench/bench_data.py csv           # 200,000 x 64 + label CSV (112 MB), one dense layer
     python bench/bench_data.py npz           # 500,000 x 784 float32 + labels (1.57 GB), 784-256-10
-    python bench/bench_data.py npy --rows N  # x.npy + y.npy of N x 784 float32 (default: > half RAM)
-    python bench/bench_data.py npz --small   # the same model on a small in-memory-sized file
+    python bench/bench_data.py npz --small   # the same model on 10,000 rows, compressed: in memory
+    python bench/bench_data.py npy --model linear --batch 512   # x.npy + y.npy > half of RAM
+    python bench/bench_data.py npz --small --model linear --batch 512   # its in-memory reference
 
 Files go to --dir (default: a temporary folder) and are deleted afterwards unless --keep.
-Peak RSS is `resource.getrusage(RUSAGE_CHILDREN).ru_maxrss` of the `netspec train` child (one child
-per bench process, so the figure is that run's own). "baseline" is the same command on a
-1,000-row file: the interpreter, numpy and netspec themselves.
+Peak RSS and CPU times are the `netspec train` child's own (`os.wait4` rusage). `load_s`,
+`epoch_s`, `eval_s` and `reported_peak_rss_mb` come from `train --json`. For the CSV case the
+same CSV is also read by `numpy.loadtxt` in a child (the reference the load time is held to).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,13 +60,15 @@ def write_csv(path: Path, rows: int, features: int, seed: int = 0) -> None:
             f.write("\n")
 
 
-def write_npz(path: Path, rows: int, features: int, seed: int = 0) -> None:
-    """np.savez (stored, uncompressed) written in chunks through np.lib.format, so generating the
-    file never holds it in memory."""
+def write_npz(path: Path, rows: int, features: int, seed: int = 0, compressed: bool = False) -> None:
+    """np.savez (stored, uncompressed: memory-mapped by netspec) written in chunks through
+    np.lib.format, so generating the file never holds it in memory; `compressed` writes what
+    np.savez_compressed does (read into memory by netspec)."""
     import zipfile
 
     rng = np.random.default_rng(seed)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method, allowZip64=True) as zf:
         with zf.open("x.npy", "w", force_zip64=True) as f:
             np.lib.format.write_array_header_2_0(
                 f, {"descr": "<f4", "fortran_order": False, "shape": (rows, features)}
@@ -93,51 +95,72 @@ def write_npy(folder: Path, rows: int, features: int, seed: int = 0) -> None:
     np.save(folder / "y.npy", rng.integers(0, 10, rows).astype(np.int64))
 
 
-def run_train(spec: Path) -> dict:
+def run_child(cmd: list[str], folder: Path) -> tuple[float, object, str, str, int]:
+    """(wall s, rusage of that child alone (os.wait4), stdout, stderr, exit code)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", "from netspec_cli.main import main; main()", "train", str(spec), "--out", str(spec.parent / "run"), "--json"],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    wall = time.perf_counter() - t0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"netspec train failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout)
+    out_path, err_path = folder / "child.out", folder / "child.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage, out_path.read_text(), err_path.read_text(), proc.returncode
+
+
+def run_train(spec: Path) -> dict:
+    cmd = [sys.executable, "-c", "from netspec_cli.main import main; main()", "train", str(spec),
+           "--out", str(spec.parent / "run"), "--json"]  # fmt: skip
+    wall, usage, stdout, stderr, code = run_child(cmd, spec.parent)
+    if code != 0:
+        raise SystemExit(f"netspec train failed ({code}):\n{stderr[-3000:]}")
     return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "user_s": usage.ru_utime,
-            "sys_s": usage.ru_stime, "result": result}  # fmt: skip
+            "sys_s": usage.ru_stime, "result": json.loads(stdout)}  # fmt: skip
 
 
-def case_files(case: str, folder: Path, rows: int) -> tuple[str, int, str]:
+def run_loadtxt(path: Path) -> dict:
+    """The reference: numpy.loadtxt of the same CSV (all columns, float32), in a child too."""
+    code = "import sys, numpy as np; np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, dtype=np.float32)"
+    wall, usage, _, stderr, rc = run_child([sys.executable, "-c", code, str(path)], path.parent)
+    if rc != 0:
+        raise SystemExit(stderr[-2000:])
+    return {"loadtxt_wall_s": wall, "loadtxt_cpu_s": usage.ru_utime + usage.ru_stime,
+            "loadtxt_peak_rss_mb": usage.ru_maxrss / 1024}  # fmt: skip
+
+
+def case_files(case: str, folder: Path, rows: int, small: bool, model: str) -> tuple[str, int, str]:
     """Writes the data; returns ([data] keys, features, layers)."""
     if (folder / {"csv": "data.csv", "npz": "data.npz", "npy": "y.npy"}[case]).exists():
         pass  # --keep from an earlier run: reuse the generated data
     elif case == "csv":
         write_csv(folder / "data.csv", rows, 64)
     elif case == "npz":
-        write_npz(folder / "data.npz", rows, 784)
+        write_npz(folder / "data.npz", rows, 784, compressed=small)  # small: the in-memory reference
     else:
         write_npy(folder, rows, 784)
     if case == "csv":
         return 'target = "label"', 64, LAYER.format(units=10, act="softmax")
-    layers = LAYER.format(units=256, act="relu") + LAYER.format(units=10, act="softmax")
+    layers = LAYER.format(units=10, act="softmax")
+    if model == "mlp":
+        layers = LAYER.format(units=256, act="relu") + layers
     if case == "npz":
         return 'x_key = "x"\ntarget = "y"', 784, layers
     return 'targets = "y.npy"', 784, layers
 
 
-def bench(case: str, rows: int, folder: Path) -> dict:
-    keys, features, layers = case_files(case, folder, rows)
+def bench(case: str, rows: int, folder: Path, small: bool = False, model: str = "mlp", batch: int = 128) -> dict:
+    keys, features, layers = case_files(case, folder, rows, small, model)
     path = {"csv": "data.csv", "npz": "data.npz", "npy": "x.npy"}[case]
     spec = folder / "spec.toml"
     shutil.rmtree(folder / "run", ignore_errors=True)
     spec.write_text(DENSE_SPEC.format(name=case, path=path, data_keys=keys, features=features, layers=layers,
                                       standardize="true" if case != "csv" else "false",
-                                      batch=128))  # fmt: skip
+                                      batch=batch))  # fmt: skip
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     out = run_train(spec)
-    out.update({"case": case, "rows": rows, "file_mb": size / 2**20, "data_f32_mb": rows * features * 4 / 2**20})
+    if case == "csv":
+        out.update(run_loadtxt(folder / "data.csv"))
+    out.update({"case": case, "model": model if case != "csv" else "linear", "batch": batch, "rows": rows, "file_mb": size / 2**20, "data_f32_mb": rows * features * 4 / 2**20})
     res = out.pop("result")
     out["load_s"] = res.get("load_seconds")
     out["epoch_s"] = res.get("epoch_seconds")
@@ -152,7 +175,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("case", choices=["csv", "npz", "npy"])
     p.add_argument("--rows", type=int, default=None)
-    p.add_argument("--small", action="store_true", help="1/50 of the rows (the in-memory reference)")
+    p.add_argument("--small", action="store_true",
+                   help="1/50 of the rows; for npz a compressed file, read into memory (the reference)")
+    p.add_argument("--model", choices=["mlp", "linear"], default="mlp",
+                   help="npz/npy: 784-256-10 (mlp) or 784-10 (linear); csv is always 64-10")
+    p.add_argument("--batch", type=int, default=128)
     p.add_argument("--dir", type=Path, default=None)
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
@@ -166,7 +193,7 @@ def main() -> None:
     folder = base / f"{args.case}-{rows}"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        print(json.dumps(bench(args.case, rows, folder), indent=1))
+        print(json.dumps(bench(args.case, rows, folder, args.small, args.model, args.batch), indent=1))
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

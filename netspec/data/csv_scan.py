@@ -19,7 +19,7 @@ import numpy as np
 
 from .source import fail
 
-CHUNK = 8 << 20
+CHUNK = 4 << 20
 
 
 @dataclass

@@ -42,10 +42,9 @@ def label_texts(arr: np.ndarray, loc: Locator, key: str) -> np.ndarray:
     byte strings must be UTF-8, so two different byte labels never merge into one class."""
     kind = arr.dtype.kind
     arr = np.asarray(arr)
-    if kind == "b":
-        return arr.astype(np.int64).astype(str)
-    if kind in "iu":
-        return arr.astype(str)
+    if kind in "biu":  # names of the distinct values only: the array is as wide as the longest name
+        uniq, inverse = np.unique(arr.astype(np.int64) if kind == "b" else arr, return_inverse=True)
+        return uniq.astype(str)[inverse.reshape(arr.shape)]
     if kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
