@@ -229,3 +229,18 @@ def test_parquet_errors_name_column_and_row(tmp_path):
         'd.parquet: target column "y" not found (columns: a, b, c, label)')
     (tmp_path / "d.parquet").write_text("not parquet")
     assert "d.parquet: not a readable Parquet file (" in error_of(spec_for("d.parquet"), tmp_path)
+
+
+def test_npy_path_needs_targets_in_the_spec(tmp_path):
+    from netspec.errors import NetspecError
+    from netspec.spec import load_spec
+
+    body = ('name = "t"\n[data]\npath = "x.npy"\n[model]\ninput_shape = [3]\n[[model.layers]]\n'
+            'type = "dense"\nunits = 2\nactivation = "softmax"\n[train]\nepochs = 1\nloss = "cross_entropy"\n')  # fmt: skip
+    (tmp_path / "s.toml").write_text(body)
+    with pytest.raises(NetspecError) as exc:
+        load_spec(tmp_path / "s.toml")
+    assert 'a .npy `path` holds inputs only: name the .npy of targets in `targets = "y.npy"`' in str(exc.value)
+    (tmp_path / "s.toml").write_text(body.replace('path = "x.npy"', 'path = "x.csv"\ntargets = "y.npy"\ntarget = "y"'))
+    with pytest.raises(NetspecError, match="`targets` pairs a .npy of inputs"):
+        load_spec(tmp_path / "s.toml")

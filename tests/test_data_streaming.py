@@ -96,3 +96,38 @@ def test_resume_on_memory_mapped_data_continues_the_same_batch_order(tmp_path):
     ww, wr = weights(whole), weights(resumed.run_dir)
     for k in ww:
         assert np.array_equal(ww[k], wr[k]), k
+
+
+def test_train_json_reports_load_time_and_peak_memory_and_load_progress(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from netspec_cli.main import app
+
+    x, y = arrays()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    path = spec(tmp_path, 'path = "x.npy"\ntargets = "y.npy"', epochs=1)
+    events = []
+    netspec.train(path, out=tmp_path / "lib", callback=events.append)
+    loads = [e.data for e in events if e.kind == "load"]
+    assert loads and loads[-1]["done"] == loads[-1]["total"] == 300 and loads[-1]["unit"] == "rows"
+    res = CliRunner().invoke(app, ["train", str(path), "--out", str(tmp_path / "cli"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["load_seconds"] >= 0 and doc["epoch_seconds"] > 0 and doc["eval_seconds"] > 0
+    assert doc["peak_rss_mb"] > 10
+
+
+def test_a_run_on_npy_data_evaluates_its_splits_from_the_run_folder(tmp_path):
+    from netspec_cli.evaluate import evaluate_run
+
+    x, y = arrays()
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "x.npy", x)
+    np.save(tmp_path / "data" / "y.npy", y)
+    result = netspec.train(spec(tmp_path, 'path = "data/x.npy"\ntargets = "data/y.npy"', epochs=1),
+                           out=tmp_path / "runs" / "r")  # fmt: skip
+    report = evaluate_run(result.run_dir, "test", None)  # spec.json's paths are rebased to the run
+    assert report["examples"] == 45 and report["metrics"] == result.metrics["test"]
