@@ -83,10 +83,11 @@ class Model:
 
     def predict(self, x: np.ndarray, lengths=None, raw: bool = True) -> np.ndarray:
         """Model outputs (probabilities for classification) for raw inputs."""
-        xs = self.prepare(x) if raw else x
-        check_input_sizes(self.graph, xs)
-        parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
-                 for i in range(0, len(xs), 4096)]  # fmt: skip
+        x = x if hasattr(x, "shape") else np.asarray(x)
+        check_input_sizes(self.graph, x)
+        prep = self.prepare if raw else (lambda chunk: chunk)  # per chunk: a memory map is never read whole
+        parts = [self.plan.predict(prep(x[i : i + 4096]), None if lengths is None else lengths[i : i + 4096])
+                 for i in range(0, len(x), 4096)]  # fmt: skip
         return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
