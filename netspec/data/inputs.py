@@ -9,7 +9,7 @@ import numpy as np
 from ..spec.models import Spec
 from .dataset import Dataset
 from .examples import read_examples
-from .load import standardize
+from .load import check_data_file, standardize
 from .rows import Rows
 from .shapes import time_axis
 from .standardize import Standardizer
@@ -40,7 +40,7 @@ def load_inputs(
     `eval` stream through files larger than memory.
     """
     mode = "eval" if require_targets else "predict"
-    ex = read_examples(Path(path), spec, mode, feature_names, dtype=dtype, progress=progress)
+    ex = read_examples(check_data_file(Path(path)), spec, mode, feature_names, dtype=dtype, progress=progress)
     y, _ = encode_targets(ex, spec, dtype, class_names)  # class_names None: inferred from the file
     int_input = spec.model.input_dtype == "int64"
     ds = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths)

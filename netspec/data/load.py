@@ -6,15 +6,29 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import safe_io
 from ..spec.models import Spec
 from .dataset import Dataset, Splits
 from .examples import read_examples
 from .rows import Rows
 from .shapes import symbolic_axes, time_axis
-from .source import fail
+from .source import display_name, fail
 from .split import split_indices
 from .standardize import Standardizer
 from .targets import encode_targets
+
+
+def check_data_file(path: Path) -> Path:
+    """A data file is a regular file under the size cap (a FIFO would block, a device never end)."""
+    if path.is_dir() or not (path.exists() or path.is_symlink()):
+        return path  # the readers word these ("file not found", "is a folder")
+    file = display_name(path)
+    # .npy / .npz are memory-mapped (their headers are checked against the bytes there; a
+    # compressed member against the machine's memory), so only files read whole are capped.
+    mapped = path.suffix.lower() in (".npy", ".npz")
+    limit = 1 << 62 if mapped else safe_io.DATA_LIMIT
+    safe_io.check_regular(path, limit=limit, what="data file", error=lambda m: fail(file, m))
+    return path
 
 
 def step_mask(x: np.ndarray, lengths: np.ndarray | None, axis: int) -> np.ndarray | None:
@@ -79,9 +93,9 @@ def load_splits(
     if spec.data is None:
         raise fail("<spec>", "the spec has no [data] table, so there is nothing to train on")
     data = spec.data
-    targets = Path(spec_dir) / data.targets if data.targets else None
-    ex = read_examples(Path(spec_dir) / data.path, spec, "train", dtype=dtype, progress=progress,
-                       targets=targets)  # fmt: skip
+    targets = check_data_file(Path(spec_dir) / data.targets) if data.targets else None
+    ex = read_examples(check_data_file(Path(spec_dir) / data.path), spec, "train", dtype=dtype,
+                       progress=progress, targets=targets)  # fmt: skip
     y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
     int_input = spec.model.input_dtype == "int64"
     full = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths)
