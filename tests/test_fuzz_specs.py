@@ -25,14 +25,14 @@ SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=N
                     suppress_health_check=list(HealthCheck))  # fmt: skip
 
 
-def _check(doc, tmp: Path, text: str | None = None) -> None:
+def _check(doc, tmp: Path, text: str | None = None):
     path = tmp / "fuzz.json"
     if text is None:
         text = json.dumps(doc, allow_nan=True)
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     res = runner.invoke(app, ["check", str(path), "--json"])
     assert res.exit_code in (0, 1), (res.exit_code, res.stderr, text[:2000])
-    json.loads(res.stdout)  # exactly one document
+    return res.exit_code, json.loads(res.stdout)  # exactly one document
 
 
 @pytest.fixture(scope="module")
@@ -127,4 +127,7 @@ def test_known_crashers_are_located_errors(tmp):
     finally:
         sys.set_int_max_str_digits(4300)
     for text in cases:
-        _check(None, tmp, text)
+        code, errors = _check(None, tmp, text)
+        # each once crashed: now a rejected spec with a located message
+        assert code == 1, (code, errors)
+        assert errors and all(e["file"].endswith("fuzz.json") and e["line"] >= 1 and e["col"] >= 1 for e in errors), errors
