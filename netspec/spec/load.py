@@ -19,7 +19,7 @@ from .syntax import json_duplicate_keys, json_syntax, toml_syntax
 from .translate import translate
 
 
-def _locate_all(diags: list[Diagnostic], smap: SourceMap) -> list[Diagnostic]:
+def locate_all(diags: list[Diagnostic], smap: SourceMap) -> list[Diagnostic]:
     out = []
     for d in diags:
         if d.line:
@@ -113,12 +113,12 @@ def validate_data(data: Any, smap: SourceMap) -> Spec:
     problems: list[Diagnostic] = []
     _scalar_problems(data, (), problems)
     if problems:
-        raise SpecError(_locate_all(problems, smap))
+        raise SpecError(locate_all(problems, smap))
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         fmt = "json" if smap.file.lower().endswith(".json") else "toml"
-        raise SpecError(_locate_all(translate(exc, data, Spec, fmt), smap)) from None
+        raise SpecError(locate_all(translate(exc, data, Spec, fmt), smap)) from None
     spec._source = smap
     return spec
 
@@ -153,4 +153,4 @@ def read_spec_text(path: Path, file: str) -> str:
 def locate(spec: Spec, diags: list[Diagnostic]) -> list[Diagnostic]:
     """Attach file/line/col from the spec's source map to diagnostics raised after validation."""
     smap = spec.source if isinstance(spec.source, SourceMap) else SourceMap("<spec>")
-    return _locate_all(diags, smap)
+    return locate_all(diags, smap)

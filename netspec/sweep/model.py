@@ -24,7 +24,7 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import Diagnostic, SpecError
 from ..spec.layers import Strict
-from ..spec.load import _locate_all, parse_text
+from ..spec.load import locate_all, parse_text
 from ..spec.positions import SourceMap
 from ..spec.translate import translate
 from ..spec.types import PosFloat, PosInt
@@ -133,7 +133,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         sweep = Sweep.model_validate(data)
     except ValidationError as exc:
-        diags = _locate_all(translate(exc, data, Sweep, fmt), smap)
+        diags = locate_all(translate(exc, data, Sweep, fmt), smap)
         raise SpecError([_quoted(d) for d in diags]) from None
     sweep._source, sweep._file = smap, path
     return sweep
