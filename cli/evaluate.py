@@ -26,7 +26,7 @@ def evaluate_run(run: Path, split: str, data: Path | None) -> dict:
         names = model.class_names or [str(i) for i in range(model.graph.output_shape[-1])]
         pred = model.labels(model.predict(ds.x, ds.lengths, raw=False))
         true = ds.y[..., 0] if ds.y.ndim == 2 and ds.y.shape[-1] == 1 else ds.y
-        mask = model.plan.loss_mask(ds.lengths, pred.shape[1] if pred.ndim > 1 else 0)
+        mask = model.plan.loss_mask(ds.lengths, pred.shape[1] if pred.ndim > 1 else 0, ds.target_lengths)
         if mask is not None:  # padded steps are not examples
             true, pred = np.asarray(true)[mask], pred[mask]
         cm = confusion_matrix(np.asarray(true, dtype=np.int64), pred, len(names))

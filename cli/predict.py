@@ -20,6 +20,7 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     import numpy as np
 
     import netspec
+    from netspec.ir.graph import INPUT_TIME
 
     if model_path.suffix == ".onnx":
         from netspec.export.serve import OnnxModel
@@ -28,17 +29,23 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
         ds = model.read(input_path)
         outputs = np.asarray(model.predict(ds.x, ds.lengths))
         class_names, task, loss = model.class_names, model.task, model.loss
+        graph = netspec.compile(model.spec).graph
     else:
         model = netspec.load_run(model_path)
         ds = model.read(input_path)
         outputs = model.predict(ds.x, ds.lengths, raw=False)
         class_names, task, loss = model.class_names, model.task, model.spec.train.loss
+        graph = model.graph
     keys: list[list] = [[]] * len(outputs)
     flat = outputs
     prefix: list[str] = []
     if outputs.ndim >= 3:
         steps = outputs.shape[1]
-        real = np.ones(outputs.shape[:2], bool) if ds.lengths is None else np.arange(steps)[None, :] < ds.lengths[:, None]
+        # steps of the input's time axis are real up to each length; a decoder's own time axis
+        # up to the target lengths when the file has them, else every step is an output
+        on_input = graph.time_axis_of(graph.output) == INPUT_TIME
+        lens = ds.lengths if on_input else ds.target_lengths
+        real = np.ones(outputs.shape[:2], bool) if lens is None else np.arange(steps)[None, :] < lens[:, None]
         ex, st = np.nonzero(real)
         keys = [[int(e), int(t)] for e, t in zip(ex, st)]
         flat = outputs[real]

@@ -104,7 +104,7 @@ def check_data(spec: Spec) -> list[Diagnostic]:
     if d is None:
         return []
     out = []
-    recurrent = any(ly.type in ("rnn", "lstm") for ly in spec.model.layers)
+    recurrent = any(ly.type in ("rnn", "lstm", "gru") for ly in spec.model.layers)
     if d.lengths_key is not None and not recurrent:
         out.append(Diagnostic("value", "per-sample lengths mask padded steps in rnn and lstm layers, and this model "
                               "has none, so padding would count: remove lengths_key or add an rnn/lstm layer",

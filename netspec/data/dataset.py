@@ -19,11 +19,14 @@ class Dataset:
        binary_cross_entropy: float 0/1 (N, 1);
        regression: float (N, k) (k = 1 for one target column / a series).
     lengths: None, or int64 (N,) real sequence lengths (1..T along the time axis).
+    target_lengths: None, or int64 (N,) real lengths of per-step targets whose time axis is not
+        the input's (a decoder's output): they mask the loss and metrics only.
     """
 
     x: np.ndarray
     y: np.ndarray | None
     lengths: np.ndarray | None = None
+    target_lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -34,6 +37,7 @@ class Dataset:
             self.x[idx],
             None if self.y is None else self.y[idx],
             None if self.lengths is None else self.lengths[idx],
+            None if self.target_lengths is None else self.target_lengths[idx],
         )
 
 

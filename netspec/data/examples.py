@@ -33,6 +33,7 @@ class Examples:
     where: Callable[[int], object]  # flat target index -> Locator index
     valid: np.ndarray | None = None  # which target entries are real (per-step labels)
     feature_names: list[str] | None = None
+    target_lengths: np.ndarray | None = None  # data.target_lengths_key: real steps of each target
 
 
 def _series_examples(values: np.ndarray, spec: Spec, file: str, mode: str) -> Examples:
@@ -109,9 +110,10 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
     return Examples(file, x, None, target, data.target, loc, lambda i: int(i), None, names)
 
 
-def _npz_lengths(npz: NpzArrays, key: str, x: np.ndarray, axis: int, x_key: str) -> np.ndarray:
+def _npz_lengths(npz: NpzArrays, key: str, x: np.ndarray, axis: int, x_key: str,
+                 what: str = "data.lengths_key") -> np.ndarray:  # fmt: skip
     loc = Locator(npz.file, key=key)
-    arr = npz.get(key, "data.lengths_key")
+    arr = npz.get(key, what)
     if arr.ndim != 1 or arr.shape[0] != x.shape[0]:
         raise fail(
             npz.file,
@@ -160,7 +162,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
         if data.lengths_key is not None:
             lengths = _npz_lengths(npz, data.lengths_key, x, axis, data.x_key)
         key = npz_target_key(spec)
-        target, valid = None, None
+        target, valid, target_lengths = None, None, None
         if mode != "predict" or npz.has(key):
             raw = npz.get(key, "data.target")
             if raw.shape[0] != x.shape[0]:
@@ -170,9 +172,13 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
                     "they must have the same length",
                 )
             loc = Locator(file, key=key)
+            if data.target_lengths_key is not None:
+                target_lengths = _npz_lengths(npz, data.target_lengths_key, raw, 1, key, "data.target_lengths_key")
             if task == "classification":
                 target = label_texts(raw, loc, key)
                 valid = _step_mask(target, lengths, x.shape[axis] if x.ndim > axis else -1)
+                if target_lengths is not None:
+                    valid = _step_mask(target, target_lengths, raw.shape[1])
             else:
                 target = as_numbers(raw, loc, key)
                 if target.ndim == 1:
@@ -185,7 +191,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
             )
     if target is None:
         return Examples(file, x, lengths, None, None, x_loc, lambda i: int(i))
-    return Examples(file, x, lengths, target, key, loc, where, valid)
+    return Examples(file, x, lengths, target, key, loc, where, valid, target_lengths=target_lengths)
 
 
 def _from_npy(path: Path, file: str, spec: Spec, mode: str) -> Examples:

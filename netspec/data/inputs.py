@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..kernels.padding import zero_padded_steps
 from ..spec.models import Spec
 from .dataset import Dataset
 from .examples import read_examples
@@ -39,7 +40,9 @@ def load_inputs(
     ex = read_examples(Path(path), spec, mode, feature_names)
     y, _ = encode_targets(ex, spec, dtype, class_names)  # class_names None: inferred from the file
     int_input = spec.model.input_dtype == "int64"
-    ds = Dataset(ex.x.astype(np.int64 if int_input else dtype, copy=False), y, ex.lengths)
+    axis = time_axis(spec.model.input_shape)
+    x = zero_padded_steps(ex.x.astype(np.int64 if int_input else dtype, copy=False), ex.lengths, axis)
+    ds = Dataset(x, y, ex.lengths, ex.target_lengths)
     if standardizer is not None and not int_input:
-        ds = standardize(ds, standardizer, time_axis(spec.model.input_shape))
+        ds = standardize(ds, standardizer, axis)
     return ds

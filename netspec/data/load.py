@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..kernels.padding import zero_padded_steps
 from ..spec.models import Spec
 from .dataset import Dataset, Splits
 from .examples import Examples, read_examples
@@ -36,17 +37,13 @@ def standardize_axes(spec: Spec, ndim: int) -> tuple[int, ...]:
 
 
 def standardize(ds: Dataset, st: Standardizer, axis: int) -> Dataset:
-    """Apply `st` to ds.x; padded steps stay exactly 0."""
-    x = st.apply(ds.x)
-    mask = step_mask(x, ds.lengths, axis)
-    if mask is not None:
-        x = np.where(mask, x, 0).astype(x.dtype, copy=False)
-    return Dataset(x, ds.y, ds.lengths)
+    """Apply `st` to ds.x; padded steps hold 0 (kernels/padding.py)."""
+    return Dataset(zero_padded_steps(st.apply(ds.x), ds.lengths, axis), ds.y, ds.lengths, ds.target_lengths)
 
 
-def _as_dataset(ex: Examples, y: np.ndarray | None, dtype, int_input: bool) -> Dataset:
-    x = ex.x.astype(np.int64 if int_input else dtype, copy=False)
-    return Dataset(x, y, ex.lengths)
+def _as_dataset(ex: Examples, y: np.ndarray | None, dtype, int_input: bool, axis: int) -> Dataset:
+    x = zero_padded_steps(ex.x.astype(np.int64 if int_input else dtype, copy=False), ex.lengths, axis)
+    return Dataset(x, y, ex.lengths, ex.target_lengths)
 
 
 def load_splits(
@@ -64,7 +61,7 @@ def load_splits(
     ex = read_examples(Path(spec_dir) / data.path, spec, "train")
     y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
     int_input = spec.model.input_dtype == "int64"
-    full = _as_dataset(ex, y, dtype, int_input)
+    full = _as_dataset(ex, y, dtype, int_input, time_axis(spec.model.input_shape))
     ordered = data.ordered_split or data.series is not None
     what = "windows" if data.series is not None else "examples"
     tr, va, te = split_indices(

@@ -7,7 +7,9 @@ The exported model is self-contained for serving:
   layer is called);
 - symbolic dims as `dim_param` with the spec's names ("batch", "time", ...); derived sizes such
   as a strided conv over a symbolic length are left unnamed;
-- input standardization (if any) embedded as Sub/Div on the input;
+- input standardization (if any) embedded as Sub/Div on the input; with a lengths input, the
+  padded steps of the (standardized) input are then set to 0 (export/padding.py), as every
+  other stage does (kernels/padding.py);
 - metadata_props: class_names (JSON list), spec_name, spec_hash, netspec_version, task,
   standardized ("true"/"false").
 Training-only behaviour is never exported: dropout and noise are rewired away, batch norm is in
@@ -28,6 +30,7 @@ from ..ir.graph import Graph, Shape
 from .emitters import get_emitter
 from .emitters.context import EmitContext
 from .errors import ExportError, OpsetError
+from .padding import mask_padded_steps
 
 # opset -> the IR version onnxruntime expects for it (never the installed onnx's default)
 IR_VERSIONS = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
@@ -122,9 +125,9 @@ def export_onnx(
         )
     ]
     if sequence_lengths:
-        if not any(n.op in ("rnn", "lstm") for n in graph.nodes):
+        if not any(graph.takes_lengths(n) for n in graph.nodes):
             raise ExportError(
-                "a sequence-lengths input only makes sense for models with an rnn or lstm layer"
+                "a sequence-lengths input only makes sense for models with an rnn, lstm or gru layer over the input's time axis"
             )
         ctx.lengths = ctx.unique(LENGTHS_NAME)
         inputs.append(
@@ -136,6 +139,8 @@ def export_onnx(
         ctx.names[node.name] = OUTPUT_NAME if node.name == graph.output else ctx.unique(node.name)
 
     items: list = _standardize(graph, standardizer, ctx) if standardizer is not None else []
+    if ctx.lengths:  # padded steps hold 0, after standardization (kernels/padding.py)
+        items += mask_padded_steps(graph, ctx)
     for node in graph.nodes:
         items += get_emitter(node.op)(ctx, node)
     if ctx.names[graph.output] != OUTPUT_NAME:  # the output was rewired (e.g. a trailing dropout)

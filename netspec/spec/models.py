@@ -37,6 +37,9 @@ class Data(Strict):
     features: list[str] | None = None
     x_key: str = "x"
     lengths_key: str | None = None
+    # NPZ key of per-sample lengths of a target sequence whose time axis is not the input's
+    # (a decoder's output): padded target steps are left out of the loss and metrics.
+    target_lengths_key: str | None = None
     reshape: list[PosInt] | None = None
     # Classification: the class names in output order (default: the labels found in the file,
     # sorted). Pins the order when a class may be missing from a file.

@@ -30,7 +30,7 @@ def loss_inputs(plan: Plan, x: np.ndarray, lengths=None) -> np.ndarray:
 def metrics_of(plan: Plan, cfg, z: np.ndarray, data, prefix: str = "", metrics=None) -> dict:
     """Metrics of loss inputs `z` (logits when the output activation is fused) against data.y,
     over real steps only for padded sequence outputs."""
-    mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
+    mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0, data.target_lengths)
     outputs = outputs_from_loss_input(z, cfg.loss, plan)
     y = data.y
     if mask is not None:  # (N, T, ...) -> (real steps, ...)
@@ -43,7 +43,7 @@ def evaluate_arrays(plan: Plan, cfg, data, prefix: str = "", loss: bool = True, 
     z = loss_inputs(plan, data.x, data.lengths)
     out = {}
     if loss:
-        mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0)
+        mask = plan.loss_mask(data.lengths, z.shape[1] if z.ndim > 1 else 0, data.target_lengths)
         out[prefix + "loss"] = float(LOSSES[cfg.loss](z, data.y, mask=mask)[0])
     out.update(metrics_of(plan, cfg, z, data, prefix, metrics))
     return out

@@ -63,10 +63,12 @@ class Trainer:
         self._tmp = np.empty_like(self.store.flat)
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None) -> float:
+    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None,
+              target_lengths=None) -> float:  # fmt: skip
         plan, store = self.plan, self.store
         z = plan.forward_train(xb, self.rngs["noise"], lengths)
-        loss, dz = self.loss_fn(z, yb, mask=plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0))
+        mask = plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0, target_lengths)
+        loss, dz = self.loss_fn(z, yb, mask=mask)
         if not math.isfinite(loss):
             self._diverged(xb, epoch, k, lengths, "the loss")
         if outputs is not None:  # training-mode outputs give the epoch's train metrics for free
@@ -98,7 +100,7 @@ class Trainer:
         )
 
     def _epoch(self, epoch: int, data) -> dict:
-        x, y, lengths = data.x, data.y, data.lengths
+        x, y, lengths, tlens = data.x, data.y, data.lengths, data.target_lengths
         lr = learning_rate(self.cfg.optimizer.learning_rate, self.cfg.schedule, epoch - 1, self.epochs)
         batches = list(iterate_batches(len(x), self.cfg.batch_size, self.rngs["shuffle"] if self.cfg.shuffle else None))
         self.emit(Event("epoch_start", epoch, 0, len(batches), {"lr": lr}))
@@ -106,7 +108,8 @@ class Trainer:
         outputs: list = []
         for k, idx in enumerate(batches, 1):
             lb = lengths[idx] if lengths is not None else None
-            loss = self._step(x[idx], y[idx], lr, epoch, k, lb, outputs)
+            tb = tlens[idx] if tlens is not None else None
+            loss = self._step(x[idx], y[idx], lr, epoch, k, lb, outputs, tb)
             total += loss * len(idx)
             count += len(idx)
             self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
@@ -114,7 +117,8 @@ class Trainer:
         # Train metrics as Keras reports them: from this epoch's training-mode outputs (so with
         # dropout active), not from a second pass over the data.
         order = np.concatenate(batches)
-        seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order])
+        seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order],
+                          None if tlens is None else tlens[order])  # fmt: skip
         row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix=""))
         return row
 
