@@ -90,7 +90,9 @@ def recurrent(ctx, node):
     lengths = ctx.lengths if ctx.lengths and ctx.graph.takes_lengths(node) else ""
     ins = [xt, w.name, r.name, b.name, lengths]
     op_type = _OP_TYPES[node.op]
-    attrs = {"hidden_size": h, "direction": "bidirectional" if bidi else "forward", **_activation_attrs(node)}
+    # one activation list per direction
+    acts = {k: v * len(dirs) if isinstance(v, list) else v for k, v in _activation_attrs(node).items()}
+    attrs = {"hidden_size": h, "direction": "bidirectional" if bidi else "forward", **acts}
     if ctx.opset >= 14:
         attrs["layout"] = 0
     y = ctx.output(node)
