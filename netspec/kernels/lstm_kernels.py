@@ -30,6 +30,7 @@ from .recurrent_layout import (
     make_layout,
     sorted_rows,
     time_major,
+    unsorted_rows,
     zero_padded_rows,
 )
 
@@ -72,13 +73,14 @@ def lstm_forward(attrs, xs, params, ctx):
     hs = np.empty((te + 1, batch, h), dtype=x.dtype)  # hs[t + 1] = h_t
     cs = np.empty((te + 1, batch, h), dtype=x.dtype)  # cs[t + 1] = c_t
     tc = np.empty((te, batch, h), dtype=x.dtype)  # tanh(c_t)
-    hs[0] = 0
-    cs[0] = 0
+    hs[0] = 0 if len(xs) < 2 else sorted_rows(xs[1][:, :h], lay)  # optional initial [h_0, c_0]
+    cs[0] = 0 if len(xs) < 2 else sorted_rows(xs[1][:, h:], lay)
+    has_h0 = len(xs) > 1
     tmp = np.empty((batch, 4 * h), dtype=x.dtype)
     ig = np.empty((batch, h), dtype=x.dtype)
     for t, n in enumerate(lay.counts):
         u = gates[t, :n]
-        if t:  # h_0 = 0
+        if t or has_h0:  # h_0 = 0 adds nothing
             u += np.matmul(hs[t, :n], recur_s, out=tmp[:n])
         np.tanh(u, out=u)
         s = u[:, :h3]
@@ -93,11 +95,13 @@ def lstm_forward(attrs, xs, params, ctx):
         if n < batch:
             hs[t + 1, n:] = 0  # finished samples: output 0; their rows are never read again
     y = batch_major(hs[1:], lay) if attrs["return_sequences"] else last_state(hs, lay)
-    return y, (xt, hs, cs, tc, gates, lay)
+    if attrs.get("state_output"):  # an encoder whose final [h, c] starts a decoder
+        y = np.concatenate([y, last_state(cs, lay)], axis=1)
+    return y, (xt, hs, cs, tc, gates, lay, has_h0)
 
 
 def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
-    xt, hs, cs, tc, gates, lay = cache
+    xt, hs, cs, tc, gates, lay, has_h0 = cache
     h = params["recurrent"].shape[0]
     h2, h3, h4 = 2 * h, 3 * h, 4 * h
     te, batch = lay.t_eff, lay.batch
@@ -107,9 +111,12 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dyt = time_major(dy, lay, zero_padded=False)
         dh = np.zeros((batch, h), dtype=dy.dtype)
     else:
-        dh = sorted_rows(dy, lay)  # finished rows carry it down to their last real step
-    # dL/dc_t, ping-ponged between two buffers; rows of finished samples stay 0
+        dh = sorted_rows(dy[:, :h], lay)  # finished rows carry it down to their last real step
+    # dL/dc_t, ping-ponged between two buffers; rows of finished samples stay 0 (or, for a
+    # state output, hold dL/dc_T in both buffers until their last real step)
     dcs = [np.zeros((batch, h), dtype=dy.dtype), np.zeros((batch, h), dtype=dy.dtype)]
+    if attrs.get("state_output"):
+        dcs[0][:] = dcs[1][:] = sorted_rows(dy[:, h:], lay)
     w = np.empty((batch, h), dtype=dy.dtype)
     w3 = np.empty((batch, h3), dtype=dy.dtype)
     for t in range(te - 1, -1, -1):
@@ -138,7 +145,7 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         np.multiply(dc, cs[t, :n], out=f)  # dL/df
         a[:, :h3] *= s3
         dcs.reverse()
-        if t:
+        if t or has_h0:
             np.matmul(a, recur_t, out=d)
     dzs = gates  # now dL/dz, gate order i, f, o, g
     zero_padded_rows(dzs, lay)
@@ -146,15 +153,19 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if "kernel" in grads:
         _to_param_order(np.matmul(xt.reshape(te * batch, xt.shape[2]).T, dz2), grads["kernel"], h)
     if "recurrent" in grads:
-        prev = hs[1:te].reshape(max(te - 1, 0) * batch, h)  # h_0 = 0 adds nothing
-        _to_param_order(np.matmul(prev.T, dz2[batch:]), grads["recurrent"], h)
+        first = 0 if has_h0 else 1  # h_0 = 0 adds nothing
+        prev = hs[first:te].reshape(max(te - first, 0) * batch, h)
+        _to_param_order(np.matmul(prev.T, dz2[first * batch :]), grads["recurrent"], h)
     if "bias_ih" in grads or "bias_hh" in grads:
         db = dz2.sum(axis=0)
         for role in ("bias_ih", "bias_hh"):
             if role in grads:
                 _to_param_order(db, grads[role], h)
+    dstate = []
+    if len(need_dx) > 1:  # dL/d[h_0, c_0]
+        dstate = [unsorted_rows(np.concatenate([dh, dcs[0]], axis=1), lay) if need_dx[1] else None]
     if not need_dx[0]:
-        return [None]
+        return [None, *dstate]
     kernel = _internal(params["kernel"], h, half=False)
     dxt = np.matmul(dz2, kernel.T).reshape(te, batch, kernel.shape[0])
-    return [batch_major(dxt, lay)]
+    return [batch_major(dxt, lay), *dstate]
