@@ -42,14 +42,20 @@ def run(kind, attrs, xs, params, lengths, dy):
     ("gru", True, False, LENGTHS, True), ("gru", True, True, LENGTHS, False),
     ("gru", False, True, LENGTHS, False), ("rnn", True, True, LENGTHS, False),
     ("lstm", False, True, LENGTHS, False), ("lstm", True, True, None, False),
+    ("rnn", True, False, LENGTHS, True), ("rnn", False, False, None, True),
+    ("lstm", True, False, LENGTHS, True), ("lstm", False, False, LENGTHS, True),
+    ("lstm", "state", False, LENGTHS, False), ("lstm", "state", False, None, True),
 ])  # fmt: skip
 def test_gradients_float64(kind, seq, bidi, lengths, h0):
+    """seq "state": an encoder's state output [h_T, c_T]; h0: an initial-state input."""
     rng = np.random.default_rng(1)
     b, t, n_in, h = 3, 4, 2, 3
     params = make_params(kind, n_in, h, rng, bidi)
-    xs = [rng.normal(size=(b, t, n_in))] + ([rng.normal(size=(b, h))] if h0 else [])
-    attrs = attrs_of(kind, h, seq, bidi)
-    out_h = 2 * h if bidi else h
+    state = 2 * h if kind == "lstm" else h
+    xs = [rng.normal(size=(b, t, n_in))] + ([rng.normal(size=(b, state))] if h0 else [])
+    attrs = attrs_of(kind, h, seq is True, bidi) | ({"state_output": True} if seq == "state" else {})
+    out_h = 2 * h if bidi or seq == "state" else h
+    seq = seq is True
     w = rng.normal(size=(b, t, out_h) if seq else (b, out_h))
     if seq and lengths is not None:
         w *= np.arange(t)[None, :, None] < lengths[:, None, None]  # padded outputs are 0 anyway
@@ -130,17 +136,19 @@ def test_torch_parity_with_lengths(kind, seq, bidi):
             np.testing.assert_allclose(grads[role + suffix], g, atol=1e-4, rtol=1e-4, err_msg=role + suffix)
 
 
-def test_gru_initial_state_matches_torch():
+@pytest.mark.parametrize("kind", ["gru", "rnn", "lstm"])
+def test_initial_state_matches_torch(kind):
     rng = np.random.default_rng(4)
     b, t, n_in, h = 3, 5, 2, 4
-    params = make_params("gru", n_in, h, rng, dtype=np.float32)
+    params = make_params(kind, n_in, h, rng, dtype=np.float32)
     x = rng.normal(size=(b, t, n_in)).astype(np.float32)
-    h0 = rng.normal(size=(b, h)).astype(np.float32)
+    state = rng.normal(size=(b, 2 * h if kind == "lstm" else h)).astype(np.float32)
     dy = rng.normal(size=(b, t, h)).astype(np.float32)
-    y, dxs, _ = run("gru", attrs_of("gru", h, True), [x, h0], params, None, dy)
-    m = torch_module("gru", n_in, h, params, False)
-    th0 = torch.from_numpy(h0[None]).requires_grad_(True)
-    out, _ = m(torch.from_numpy(x), th0)
+    y, dxs, _ = run(kind, attrs_of(kind, h, True), [x, state], params, None, dy)
+    m = torch_module(kind, n_in, h, params, False)
+    ts = torch.from_numpy(state).requires_grad_(True)
+    init = (ts[None, :, :h].contiguous(), ts[None, :, h:].contiguous()) if kind == "lstm" else ts[None]
+    out, _ = m(torch.from_numpy(x), init)
     (out * torch.from_numpy(dy)).sum().backward()
     np.testing.assert_allclose(y, out.detach().numpy(), atol=1e-5, rtol=1e-4)
-    np.testing.assert_allclose(dxs[1], th0.grad.numpy()[0], atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(dxs[1], ts.grad.numpy(), atol=1e-5, rtol=1e-4)
