@@ -25,6 +25,13 @@ CASES = {
                                'type = "gru"\nunits = 4\nreturn_sequences = true', 'type = "dense"\nunits = 2'),
     "one_to_many_named": ('type = "gru"\nunits = 4', 'type = "repeat"\nlength = "time"',
                           'type = "gru"\nunits = 3\nreturn_sequences = true\nbidirectional = true'),
+    "lstm_encoder_decoder_state": ('type = "lstm"\nname = "enc"\nunits = 4', 'type = "repeat"\nlength = 3',
+                                   'type = "lstm"\nunits = 4\nreturn_sequences = true\ninitial_state = "enc"',
+                                   'type = "dense"\nunits = 2'),
+    "gru_encoder_decoder_state": ('type = "gru"\nname = "enc"\nunits = 4', 'type = "repeat"\nlength = "time"',
+                                  'type = "gru"\nunits = 4\nreturn_sequences = true\ninitial_state = "enc"'),
+    "rnn_state_only": ('type = "rnn"\nname = "enc"\nunits = 3', 'type = "repeat"\nlength = 2',
+                       'type = "rnn"\nunits = 3\nreturn_sequences = true\ninitial_state = "enc"'),
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from ..spec import locate
 from ..spec.models import Spec
 from .checks import check_classes, check_data, check_expect, check_loss_output, check_metrics, check_monitor, check_resources
 from .cost import Cost, estimate, optimizer_slots
+from .initial_state import initial_states, split_lstm_state, state_tensor
 from .lower import LOWER, layer_inputs, layer_names
 
 SEQUENCE_OPS = ("rnn", "lstm", "gru", "embedding", "repeat")
@@ -93,8 +94,12 @@ def build_graph(spec: Spec) -> tuple[Graph, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     names = layer_names(spec, diags)
     wiring = layer_inputs(spec, names, diags)
+    decoders = initial_states(spec, names, diags)
     if diags:
         return None, diags
+    for dec, enc in decoders.items():  # the decoder runs after its encoder
+        wiring[dec] = wiring[dec] + [names[enc]]
+    encoders = {enc for enc in decoders.values() if spec.model.layers[enc].type == "lstm"}
     _unused(names, wiring, diags)
     order = _topo_order(names, wiring, diags)
     if any(d.code == "cycle" for d in diags):
@@ -111,7 +116,12 @@ def build_graph(spec: Spec) -> tuple[Graph, list[Diagnostic]]:
         if any(ref not in shapes for ref in wiring[i]):
             continue  # an input failed: reported already
         try:
-            lowered = LOWER[layer.type](layer, names[i], list(wiring[i]), path)
+            ins = list(wiring[i])
+            if i in decoders:
+                ins[-1] = state_tensor(spec, names, decoders[i])
+            lowered = LOWER[layer.type](layer, names[i], ins, path)
+            if i in encoders:
+                lowered = split_lstm_state(lowered)
             for node in lowered:
                 _infer_node(node, layer, shapes, dtypes, seq)
                 node.time_axis = _time_axis(node, shapes, tags)

@@ -105,4 +105,4 @@ def all_ops() -> dict[str, OpDef]:
 
 def _load_all() -> None:
     # Importing the family modules registers their ops.
-    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent, repeat  # noqa: F401
+    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent, repeat, slice  # noqa: F401

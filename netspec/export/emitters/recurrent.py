@@ -89,6 +89,10 @@ def recurrent(ctx, node):
     out.append(tr)
     lengths = ctx.lengths if ctx.lengths and ctx.graph.takes_lengths(node) else ""
     ins = [xt, w.name, r.name, b.name, lengths]
+    if len(node.inputs) > 1:  # initial state (batch, H) / lstm (batch, 2H) -> [1, batch, H] each
+        states = _initial_state(ctx, node, h)
+        out += states[0]
+        ins += states[1]
     op_type = _OP_TYPES[node.op]
     # one activation list per direction
     acts = {k: v * len(dirs) if isinstance(v, list) else v for k, v in _activation_attrs(node).items()}
@@ -98,6 +102,14 @@ def recurrent(ctx, node):
     y = ctx.output(node)
     if bidi:
         return out + _bidirectional_outputs(ctx, node, op_type, _trim(ins), attrs, y)
+    if node.attrs.get("state_output"):  # lstm encoder: [Y_h, Y_c] squeezed and concatenated
+        last, cell = ctx.tmp(node, "Y_h"), ctx.tmp(node, "Y_c")
+        axes = ctx.ints(node, "axes", [0])
+        hs, cs = ctx.tmp(node, "h"), ctx.tmp(node, "c")
+        return out + [ctx.node(node, op_type, _trim(ins), ["", last, cell], **attrs), axes,
+                      ctx.node(node, "Squeeze", [last, axes.name], [hs]),
+                      ctx.node(node, "Squeeze", [cell, axes.name], [cs]),
+                      ctx.node(node, "Concat", [hs, cs], [y], axis=1)]  # fmt: skip
     if node.attrs["return_sequences"]:
         seq = ctx.tmp(node, "Y")
         out.append(ctx.node(node, op_type, _trim(ins), [seq], **attrs))
@@ -111,6 +123,23 @@ def recurrent(ctx, node):
         axes = ctx.ints(node, "axes", [0])
         out += [axes, ctx.node(node, "Squeeze", [last, axes.name], [y])]
     return out
+
+
+def _initial_state(ctx, node, h: int) -> tuple[list, list[str]]:
+    """(nodes, [initial_h(, initial_c)]) from the state input, computed (never a constant), so
+    the batch size stays free."""
+    axes = ctx.ints(node, "state_axes", [0])
+    nodes: list = [axes]
+    parts = [ctx.input(node, 1)]
+    if node.op == "lstm":
+        split = ctx.ints(node, "state_split", [h, h])
+        parts = [ctx.tmp(node, "h0"), ctx.tmp(node, "c0")]
+        nodes += [split, ctx.node(node, "Split", [ctx.input(node, 1), split.name], parts, axis=1)]
+    names = []
+    for p in parts:
+        names.append(ctx.tmp(node, "initial"))
+        nodes.append(ctx.node(node, "Unsqueeze", [p, axes.name], [names[-1]]))
+    return nodes, names
 
 
 def _trim(ins: list[str]) -> list[str]:
