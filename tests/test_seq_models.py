@@ -81,3 +81,36 @@ def test_loss_masks_follow_the_axis():
     dec = Plan(g, ParamStore.create(g, np.float32, None))
     assert dec.loss_mask(np.array([5, 1]), 4) is None  # input lengths say nothing about output steps
     assert dec.loss_mask(np.array([5, 1]), 4, np.array([4, 2])).tolist() == [[True] * 4, [True, True, False, False]]
+
+
+def _spec_with_data(data: dict, layers: list):
+    from netspec.spec import Spec
+
+    return Spec.model_validate({"name": "t", "data": {"path": "d.npz", "target": "y", **data},
+                                "model": {"input_shape": ["time", 2], "layers": layers},
+                                "train": {"epochs": 1, "loss": "mse"}})  # fmt: skip
+
+
+@pytest.mark.parametrize("data,layers,message", [
+    ({"target_lengths_key": "tl"}, [{"type": "gru", "units": 2, "return_sequences": True}], "its time axis is the input's"),
+    ({"target_lengths_key": "tl"}, [{"type": "gru", "units": 2}], "it has no time axis"),
+    ({"target_lengths_key": "tl", "path": "d.csv"}, ENC_DEC, "data.path is not .npz"),
+])  # fmt: skip
+def test_target_lengths_key_errors(data, layers, message):
+    from netspec.compiler import compile_spec
+
+    with pytest.raises(SpecError) as info:
+        compile_spec(_spec_with_data(data, layers))
+    d = info.value.diagnostics[0]
+    assert message in d.message and d.path == ("data", "target_lengths_key")
+
+
+def test_a_reshaped_decoder_axis_gets_no_lengths():
+    """The issue's encoder over <= 7 steps -> reshape to a 4-step decoder: lengths reach the
+    encoder alone (they used to reach the decoder too: exit 4, or its late steps zeroed)."""
+    c = build(["time", 2], {"type": "lstm", "units": 8}, {"type": "reshape", "shape": [4, 2]},
+              {"type": "lstm", "units": 3, "return_sequences": True})  # fmt: skip
+    assert [c.graph.takes_lengths(n) for n in c.graph.nodes] == [True, False, False]
+    plan = Plan(c.graph, ParamStore.create(c.graph, np.float64, np.random.default_rng(0)))
+    y = plan.predict(np.random.default_rng(1).normal(size=(2, 7, 2)), np.array([7, 2]))
+    assert y.shape == (2, 4, 3) and np.all(np.abs(y[1, 2:]) > 0)

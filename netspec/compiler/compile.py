@@ -13,7 +13,7 @@ from ..ir.graph import INPUT, INPUT_TIME, RECURRENT_OPS, Graph, Node, Param
 from ..kernels.registry import ShapeError, get_op
 from ..spec import locate
 from ..spec.models import Spec
-from .checks import check_classes, check_data, check_expect, check_loss_output, check_metrics, check_monitor, check_resources
+from .checks import check_classes, check_data, check_target_lengths, check_expect, check_loss_output, check_metrics, check_monitor, check_resources
 from .cost import Cost, estimate, optimizer_slots
 from .initial_state import initial_states, split_lstm_state, state_tensor
 from .lower import LOWER, layer_inputs, layer_names
@@ -188,7 +188,7 @@ def compile_spec(spec: Spec, batch: int = 1, dims: dict[str, int] | None = None)
     # failed, so one pass reports every independent problem.
     diags += check_metrics(spec) + check_monitor(spec) + check_data(spec)
     if graph is not None and any(n.name == graph.output for n in graph.nodes):
-        diags += check_loss_output(spec, graph) + check_classes(spec, graph)
+        diags += check_loss_output(spec, graph) + check_classes(spec, graph) + check_target_lengths(spec, graph)
     if built:
         cost = estimate(graph, batch, dims or {}, spec.train.dtype, optimizer_slots(spec.train.optimizer))
         diags += check_resources(graph, cost, spec)
