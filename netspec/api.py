@@ -115,7 +115,7 @@ class Model:
     def evaluate(self, data, prepared: bool = True) -> dict:
         """Loss and metrics on a Dataset (already standardized when prepared=True)."""
         if not prepared:
-            data = type(data)(self.prepare(data.x), data.y, data.lengths)
+            data = type(data)(self.prepare(data.x), data.y, data.lengths, data.target_lengths)
         return evaluate_arrays(self.plan, self.spec.train, data)
 
 
