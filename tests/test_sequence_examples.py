@@ -43,3 +43,14 @@ def test_decoder_predictions_one_row_per_real_target_step(trained, tmp_path):
     assert len(rows) == int(data["target_lengths"].sum())
     right = [int(r["prediction"]) == data["y"][int(r["example"]), int(r["step"])] for r in rows]
     assert np.mean(right) >= 0.95
+
+
+def test_the_tagger_needs_both_directions(trained, tmp_path):
+    """The same tagger one-directional (twice the units) stays far below: each tag depends on
+    the next value, which only the backward direction has read."""
+    text = (SPECS / "bidirectional_tagger.toml").read_text()
+    text = text.replace("bidirectional = true", "bidirectional = false").replace("units = 16", "units = 32")
+    text = text.replace("../datasets/", (SPECS.parent / "datasets").as_posix() + "/")
+    (tmp_path / "uni.toml").write_text(text)
+    uni = netspec.train(tmp_path / "uni.toml", save=False).metrics["test"]["accuracy"]
+    assert uni < 0.85 < trained["bidirectional_tagger"].metrics["test"]["accuracy"]
