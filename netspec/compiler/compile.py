@@ -94,9 +94,10 @@ def build_graph(spec: Spec) -> tuple[Graph, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     names = layer_names(spec, diags)
     wiring = layer_inputs(spec, names, diags)
-    decoders = initial_states(spec, names, diags)
     if diags:
         return None, diags
+    decoders = initial_states(spec, names, diags)  # a bad reference: that layer is skipped
+    failed = {i for i, ly in enumerate(spec.model.layers) if getattr(ly, "initial_state", None) and i not in decoders}
     for dec, enc in decoders.items():  # the decoder runs after its encoder
         wiring[dec] = wiring[dec] + [names[enc]]
     encoders = {enc for enc in decoders.values() if spec.model.layers[enc].type == "lstm"}
@@ -113,8 +114,8 @@ def build_graph(spec: Spec) -> tuple[Graph, list[Diagnostic]]:
     nodes: list[Node] = []
     for i in order:
         layer, path = spec.model.layers[i], ("model", "layers", i)
-        if any(ref not in shapes for ref in wiring[i]):
-            continue  # an input failed: reported already
+        if i in failed or any(ref not in shapes for ref in wiring[i]):
+            continue  # this layer's initial_state or an input failed: reported already
         try:
             ins = list(wiring[i])
             if i in decoders:

@@ -39,7 +39,7 @@ def initial_states(spec: Spec, names: list[str], diags: list[Diagnostic]) -> dic
             problem = (f"the encoder `{ref}` and this layer must be one-directional, and the encoder must have "
                        "return_sequences = false (its final state is read)")  # fmt: skip
         if problem:
-            diags.append(Diagnostic("value", f"initial_state: {problem}", path))
+            diags.append(Diagnostic("value", problem, path))
         else:
             out[i] = index[ref]
     return out
