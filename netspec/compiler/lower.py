@@ -112,6 +112,8 @@ def _lower_recurrent(ly, name, ins, path):
              "init": ly.init or DEFAULT_INIT}  # fmt: skip
     if ly.type == "rnn":
         attrs["activation"] = ly.activation
+    else:
+        attrs["forget_bias"] = ly.forget_bias
     return [Node(name, ly.type, ins, attrs, (), name, path)]
 
 
