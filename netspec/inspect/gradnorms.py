@@ -18,8 +18,9 @@ VANISHING_RATIO = 1e-6  # first layer's norm below this fraction of the last lay
 
 class GradientRecorder:
     def __init__(self, graph, store):
-        # (layer name, flat slice) of each trainable weight, in graph order; the rest of the
-        # buffer (biases, batch-norm scale/shift) counts toward the global norm only.
+        # The weights of dense, conv, rnn, lstm and embedding layers, grouped by layer in graph
+        # order; the rest of the buffer (biases, batch-norm scale and shift) counts toward the
+        # global norm only.
         self.layers: list[str] = []
         self._groups: list[list[slice]] = []  # a layer's weight tensors (lstm: input and recurrent)
         rest = np.ones(store.flat.size, dtype=bool)
@@ -27,7 +28,7 @@ class GradientRecorder:
         item = store.grad.itemsize
         for node in graph.nodes:
             for p in node.params.values():
-                if p.kind == "weight" and p.trainable and p.name in store.grads:
+                if p.regularized and p.trainable and p.name in store.grads:
                     start = (store.grads[p.name].__array_interface__["data"][0] - base) // item
                     if node.layer not in self.layers:
                         self.layers.append(node.layer)

@@ -27,26 +27,34 @@ def _unit_range(tile: np.ndarray) -> np.ndarray:
 
 def tiles(images: list[np.ndarray], labels: list[str], path: Path, title: str,
           rescale: bool = False, cmap: str = "gray") -> dict:  # fmt: skip
-    """One tile per image ((H, W) grey or (H, W, 3) RGB, values in [0, 1]); with rescale=True
-    each tile is first stretched to its own min..max."""
+    """One tile per image ((H, W) grey or (H, W, 3) RGB, values in [0, 1]; all the same size),
+    up to 8 per row; with rescale=True each tile is first stretched to its own min..max. The
+    tiles are drawn as one mosaic image (one axes), which keeps drawing fast for many tiles."""
+    from matplotlib import colormaps
+
     images, labels = images[:MAX_TILES], labels[:MAX_TILES]
     n = len(images)
     cols = min(8, max(1, math.ceil(math.sqrt(n))))
     rows = math.ceil(n / cols)
+    h, w = images[0].shape[:2]
+    gap = max(1, round(max(h, w) / 6))  # white lines between tiles
+    mosaic = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
+    paint = colormaps[cmap]
+    for k, img in enumerate(images):
+        img = _unit_range(img) if rescale else np.clip(img, 0, 1)
+        rgb = img if img.ndim == 3 else paint(img)[..., :3]
+        r, c = divmod(k, cols)
+        mosaic[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = rgb
     height = grid_height(n)
     fig = figure(height)
-    top = 1 - TITLE_PX / height
-    axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"top": top, "bottom": 0.01, "left": 0.01,
-                                                                "right": 0.99, "wspace": 0.08, "hspace": 0.25})  # fmt: skip
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, img, label in zip(axes.ravel(), images, labels):
-        img = _unit_range(img) if rescale else np.clip(img, 0, 1)
-        if img.ndim == 1:
-            img = img[None, :]
-        ax.imshow(img, cmap=None if img.ndim == 3 else cmap, vmin=0, vmax=1, interpolation="nearest",
-                  aspect="equal" if img.shape[0] > 1 else "auto")
-        ax.set_title(label, fontsize="small", pad=2)
+    ax = fig.add_axes((0.01, 0.01, 0.98, 1 - 0.02 - TITLE_PX / height))
+    ax.imshow(mosaic, interpolation="nearest", aspect="auto")
+    ax.set_axis_off()
+    if n <= 32:  # labels stay readable up to 4 rows of 8
+        for k, label in enumerate(labels):
+            r, c = divmod(k, cols)
+            ax.text(c * (w + gap) + w / 2, r * (h + gap) - 0.5, label, ha="center", va="bottom", fontsize="small",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.7})  # fmt: skip
     fig.suptitle(title, y=1 - 0.35 * TITLE_PX / height)
     return save(fig, path)
 
