@@ -20,41 +20,41 @@ class GradientRecorder:
     def __init__(self, graph, store):
         # The weights of dense, conv, rnn, lstm and embedding layers, grouped by layer in graph
         # order; the rest of the buffer (biases, batch-norm scale and shift) counts toward the
-        # global norm only.
+        # global norm only. Every piece is a view of the gradient buffer, made once.
         self.layers: list[str] = []
-        self._groups: list[list[slice]] = []  # a layer's weight tensors (lstm: input and recurrent)
+        owner: list[int] = []  # per view: index into self.layers, or -1 for the rest
+        self._views: list[np.ndarray] = []
         rest = np.ones(store.flat.size, dtype=bool)
         base = store.grad.__array_interface__["data"][0]
-        item = store.grad.itemsize
         for node in graph.nodes:
             for p in node.params.values():
                 if p.regularized and p.trainable and p.name in store.grads:
-                    start = (store.grads[p.name].__array_interface__["data"][0] - base) // item
+                    start = (store.grads[p.name].__array_interface__["data"][0] - base) // store.grad.itemsize
                     if node.layer not in self.layers:
                         self.layers.append(node.layer)
-                        self._groups.append([])
-                    self._groups[self.layers.index(node.layer)].append(slice(start, start + p.size))
+                    owner.append(self.layers.index(node.layer))
+                    self._views.append(store.grad[start : start + p.size])
                     rest[start : start + p.size] = False
-        self._rest = np.flatnonzero(rest) if rest.any() else None
-        self._grad = store.grad
-        self._sums = np.zeros(len(self.layers) + 1)  # per layer, then global
-        self._steps = 0
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], rest.view(np.int8), [0]))))
+        for a, b in zip(edges[::2], edges[1::2]):  # contiguous runs of the rest
+            owner.append(-1)
+            self._views.append(store.grad[a:b])
+        # (layers + 1, views): sums a step's squared pieces into per-layer and global squares
+        self._combine = np.zeros((len(self.layers) + 1, len(owner)))
+        for k, o in enumerate(owner):
+            if o >= 0:
+                self._combine[o, k] = 1.0
+        self._combine[-1, :] = 1.0
+        self._squares: list[list[float]] = []  # this epoch's steps
         self.history: list[dict] = []
         self._warned_overflow = self._warned_vanishing = False
 
     def record(self) -> str | None:
-        """Accumulate this step's norms; returns a warning the first time the global norm
-        overflows (None otherwise)."""
-        g = self._grad
-        sq = [sum(float(np.dot(g[s], g[s])) for s in group) for group in self._groups]
-        total = sum(sq)
-        if self._rest is not None:
-            r = g[self._rest]
-            total += float(np.dot(r, r))
-        self._sums[:-1] += np.sqrt(sq)
-        self._sums[-1] += math.sqrt(total) if math.isfinite(total) else math.inf
-        self._steps += 1
-        if not math.isfinite(total) and not self._warned_overflow:
+        """Keep this step's squared norms (one dot product per piece: the whole per-step cost);
+        returns a warning the first time the global norm overflows (None otherwise)."""
+        sq = [float(v.dot(v)) for v in self._views]
+        self._squares.append(sq)
+        if not self._warned_overflow and not math.isfinite(sum(sq)):
             self._warned_overflow = True
             return ("the global gradient norm overflowed (inf or NaN): lower the learning rate, "
                     "set train.clip_norm or standardize the inputs")  # fmt: skip
@@ -63,12 +63,14 @@ class GradientRecorder:
     def end_epoch(self, epoch: int) -> str | None:
         """Close the epoch's row (means over its steps); returns a warning the first time the
         first layer's norm falls below 1e-6 of the last layer's (vanishing gradients)."""
-        means = self._sums / max(self._steps, 1)
+        sq = np.array(self._squares, dtype=np.float64).reshape(-1, self._combine.shape[1])
+        with np.errstate(invalid="ignore", over="ignore"):
+            norms = np.sqrt(sq @ self._combine.T) if len(sq) else np.zeros((1, len(self._combine)))
+        means = norms.mean(axis=0)
         row = {"epoch": epoch, "global": float(means[-1])}
         row.update({name: float(v) for name, v in zip(self.layers, means[:-1])})
         self.history.append(row)
-        self._sums[:] = 0
-        self._steps = 0
+        self._squares = []
         if self._warned_vanishing or len(self.layers) < 2:
             return None
         first, last = row[self.layers[0]], row[self.layers[-1]]
