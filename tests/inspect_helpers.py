@@ -48,11 +48,11 @@ activation = "softmax"
 
 
 def write_spec(folder: Path, body: str, name: str = "t", dtype: str = "float32", epochs: int = 2,
-               data: str | None = None) -> Path:  # fmt: skip
+               data: str | None = None, train_extra: str = "") -> Path:  # fmt: skip
     data = data if data is not None else f'[data]\npath = "{DIGITS.as_posix()}"\ntarget = "digit"\nreshape = [1, 8, 8]\nstandardize = true\n'
     text = (f'name = "{name}"\nseed = 0\n{data}\n[model]\ninput_shape = [1, 8, 8]\n{body}\n'
             f'[train]\nepochs = {epochs}\nloss = "cross_entropy"\ndtype = "{dtype}"\n'
-            'optimizer = { type = "adam", learning_rate = 0.01 }\n')  # fmt: skip
+            'optimizer = { type = "adam", learning_rate = 0.01 }\n' + train_extra)  # fmt: skip
     path = folder / f"{name}.toml"
     path.write_text(text)
     return path

@@ -31,7 +31,9 @@ HEIGHTS = {"curves": 360, "confusion": 700, "filters": 860, "features": 860, "ma
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("plot")
-    spec = write_spec(folder, CNN_LAYERS, name="plot-cnn", epochs=3)
+    # a learning rate that changes, so the curves get their second axis
+    spec = write_spec(folder, CNN_LAYERS, name="plot-cnn", epochs=3,
+                      train_extra='schedule = { type = "step", step_size = 1, gamma = 0.5 }\n')
     return netspec.train(spec, out=folder / "run").run_dir
 
 
