@@ -116,3 +116,12 @@ def test_filters_are_unit_norm_images(tmp_path):
     name, tiles, labels = filter_images(random_model(tmp_path / "rgb.toml"))
     assert name == "conv1" and len(tiles) == 2 and tiles[0].shape == (3, 3, 3)
     assert all(0 <= t.min() and t.max() <= 1 for t in tiles)
+
+
+def test_inputs_that_are_not_images_are_drawn_as_heatmaps(tmp_path):
+    run = netspec.train(ROOT / "specs" / "iris_mlp.toml", out=tmp_path / "iris", epochs=2).run_dir
+    result = runner.invoke(app, ["plot", str(run), "--kind", "maximize", "-o", str(tmp_path / "m.png")])
+    assert result.exit_code == 0, result.output
+    check_png(tmp_path / "m.png", 800, 500)  # units x the 4 iris features
+    filters = runner.invoke(app, ["plot", str(run), "--kind", "filters"])
+    assert filters.exit_code == 1 and "not image-shaped (input shape (4,))" in filters.output

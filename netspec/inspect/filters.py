@@ -10,6 +10,13 @@ import numpy as np
 from ..errors import NetspecError
 
 WEIGHTED = ("conv", "dense")
+MIN_SIDE = 4  # a flat input of 16, 25, ... values may be a square image (64: the digits' pixels)
+
+
+def square_side(n: int) -> int | None:
+    """The side of a flat input shown as a square image, or None (4 iris features are not)."""
+    side = math.isqrt(n)
+    return side if side * side == n and side >= MIN_SIDE else None
 
 
 def _weighted_node(graph, layer: str | None):
@@ -28,15 +35,15 @@ def _weighted_node(graph, layer: str | None):
 
 def _dense_rows_as_images(graph, node, w: np.ndarray) -> np.ndarray:
     """(units, C, H, W) from a dense weight (n_in, units) when its input is an image (or a flat
-    input whose size is a perfect square, such as the 64 pixels of the digits)."""
+    input whose size is a square of side 4 or more, such as the 64 pixels of the digits)."""
     shape = tuple(graph.input_shape[1:])
     src = node.inputs[0]
     direct = src == graph.input_name or graph.node(src).op == "flatten" and graph.node(src).inputs[0] == graph.input_name
     n_in = w.shape[0]
     if direct and len(shape) == 3 and all(isinstance(d, int) for d in shape):
         return w.T.reshape(-1, *shape)
-    side = math.isqrt(n_in)
-    if direct and len(shape) == 1 and side * side == n_in:
+    side = square_side(n_in)
+    if direct and len(shape) == 1 and side:
         return w.T.reshape(-1, 1, side, side)
     raise NetspecError(f"layer {node.layer!r} is a dense layer whose input is not image-shaped "
                        f"(input shape {tuple(shape)}): only its weights as numbers make sense")  # fmt: skip

@@ -37,8 +37,9 @@ def tiles(images: list[np.ndarray], labels: list[str], path: Path, title: str,
     cols = min(8, max(1, math.ceil(math.sqrt(n))))
     rows = math.ceil(n / cols)
     h, w = images[0].shape[:2]
-    gap = max(1, round(max(h, w) / 6))  # white lines between tiles
-    mosaic = np.ones((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
+    gap = max(1, round(min(h, w) / 6))  # pale blue lines between tiles: no grey value looks like them
+    mosaic = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 3))
+    mosaic[...] = (0.8, 0.87, 1.0)
     paint = colormaps[cmap]
     for k, img in enumerate(images):
         img = _unit_range(img) if rescale else np.clip(img, 0, 1)
@@ -56,6 +57,23 @@ def tiles(images: list[np.ndarray], labels: list[str], path: Path, title: str,
             ax.text(c * (w + gap) + w / 2, r * (h + gap) - 0.5, label, ha="center", va="bottom", fontsize="small",
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.7})  # fmt: skip
     fig.suptitle(title, y=1 - 0.35 * TITLE_PX / height)
+    return save(fig, path)
+
+
+def heatmap(values: np.ndarray, rows: list[str], cols: list[str], path: Path, title: str,
+            xlabel: str = "input feature") -> dict:  # fmt: skip
+    """A (rows, cols) matrix as a diverging heatmap with a colour bar (inputs that are not images)."""
+    fig = figure(500)
+    ax = fig.subplots()
+    top = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="input value (standardized)")
+    ax.set_yticks(range(len(rows)), rows)
+    if len(cols) <= 40:
+        ax.set_xticks(range(len(cols)), cols, rotation=45 if max(map(len, cols)) > 3 else 0, ha="right")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
     return save(fig, path)
 
 

@@ -81,13 +81,22 @@ def _maximized(model, layer: str, units: list[int] | None, path: Path, seed: int
     units = units if units is not None else list(range(min(16, n_units)))
     x = maximize(model, layer, units, seed=seed)
     shape = model.graph.input_shape[1:]
+    title = f"inputs that maximize units of {layer}"
     if len(shape) == 1:  # a flat input: square when it is one (the digits' 64 pixels)
-        side = int(round(np.sqrt(shape[0])))
-        x = x.reshape(len(x), 1, side, side) if side * side == shape[0] else x[:, None, None, :]
-    elif model.graph.input_shape[1] == "time" or len(shape) == 2 and node.features_last:
-        x = np.transpose(x, (0, 2, 1))[:, :, None, :]  # (features, 1, time)
+        from .filters import square_side
+
+        side = square_side(shape[0])
+        if not side:  # plain features: one row per unit
+            names = model.feature_names or [str(i) for i in range(shape[0])]
+            return grids.heatmap(x, [f"unit {u}" for u in units], names, path, title)
+        x = x.reshape(len(x), 1, side, side)
+    elif len(shape) == 2 and model.graph.nodes[0].features_last:  # sequences (time, features)
+        if shape[1] == 1:  # one series: a row of time steps per unit
+            steps = [str(t) for t in range(shape[0])]
+            return grids.heatmap(x[..., 0], [f"unit {u}" for u in units], steps, path, title, "time step")
+        x = np.transpose(x, (0, 2, 1))[:, None]  # one (features, time) tile per unit
     images = [np.transpose(v, (1, 2, 0)) if v.shape[0] == 3 else v[0] for v in x]
-    return grids.tiles(images, [f"unit {u}" for u in units], path, f"inputs that maximize units of {layer}", rescale=True)
+    return grids.tiles(images, [f"unit {u}" for u in units], path, title, rescale=True)
 
 
 def plot_run(run: str | Path, kind: str = "curves", out: str | Path | None = None, *, layer: str | None = None,
