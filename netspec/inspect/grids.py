@@ -46,6 +46,8 @@ def tiles(images: list[np.ndarray], labels: list[str], path: Path, title: str,
         rgb = img if img.ndim == 3 else paint(img)[..., :3]
         r, c = divmod(k, cols)
         mosaic[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = rgb
+    if n % cols:  # the empty end of the last row stays white
+        mosaic[(rows - 1) * (h + gap) - gap * (rows > 1) :, (n % cols) * (w + gap) - gap :] = 1.0
     height = grid_height(n)
     fig = figure(height)
     ax = fig.add_axes((0.01, 0.01, 0.98, 1 - 0.02 - TITLE_PX / height))
