@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "predict",
     "export",
     "plot",
+    "sweep",
 )
 
 app = typer.Typer(
