@@ -13,6 +13,11 @@ import numpy as np
 from ..errors import NetspecError, did_you_mean
 from ..kernels.registry import RunContext
 
+# Ops whose inference forward keeps no cache for backward, while their training forward computes
+# the same function (no randomness, no batch statistics) and keeps one: input gradients run these
+# in training mode.
+CACHE_ONLY_WHEN_TRAINING = ("lstm",)
+
 
 def _names(plan) -> list[str]:
     return [st.node.name for st in plan.steps]
@@ -28,6 +33,7 @@ def check_layer(plan, name: str) -> None:
 def _forward(plan, x: np.ndarray, lengths, stop: str | None, keep_caches: bool):
     """Inference-mode forward; returns (values by tensor name, caches by step index)."""
     ctx = RunContext(training=False, rng=None, dtype=plan.dtype, lengths=lengths)
+    caching = RunContext(training=True, rng=None, dtype=plan.dtype, lengths=lengths)
     values = {plan.graph.input_name: x}
     caches: dict[int, object] = {}
     for k, st in enumerate(plan.steps):
@@ -35,7 +41,8 @@ def _forward(plan, x: np.ndarray, lengths, stop: str | None, keep_caches: bool):
         if st.skip_in_inference:
             values[st.node.name] = ins[0]
         else:
-            values[st.node.name], cache = st.forward(st.node.attrs, ins, st.params, ctx)
+            c = caching if keep_caches and st.node.op in CACHE_ONLY_WHEN_TRAINING else ctx
+            values[st.node.name], cache = st.forward(st.node.attrs, ins, st.params, c)
             if keep_caches:
                 caches[k] = cache
         if st.node.name == stop:
@@ -87,6 +94,7 @@ def backprop_to_input(plan, x: np.ndarray, layer: str, seed, lengths=None) -> np
     if plan.graph.input_dtype == "int64":
         raise NetspecError("the input holds token ids (int64): it has no gradient; pick a layer after the embedding")
     values, caches, ctx = _forward(plan, x, lengths, layer, True)
+    caching = RunContext(training=True, rng=None, dtype=plan.dtype, lengths=lengths)
     grads = {layer: seed(values[layer])}
     for k in range(_names(plan).index(layer), -1, -1):
         st = plan.steps[k]
@@ -98,7 +106,8 @@ def backprop_to_input(plan, x: np.ndarray, layer: str, seed, lengths=None) -> np
         else:
             scratch = {role: np.empty_like(v) for role, v in st.grads.items()}
             need = [True] * len(st.node.inputs)
-            dxs = st.backward(st.node.attrs, g, caches[k], st.params, scratch, need, ctx)
+            c = caching if st.node.op in CACHE_ONLY_WHEN_TRAINING else ctx
+            dxs = st.backward(st.node.attrs, g, caches[k], st.params, scratch, need, c)
         for t, dx in zip(st.node.inputs, dxs):
             if dx is not None:
                 grads[t] = grads[t] + dx if t in grads else dx
