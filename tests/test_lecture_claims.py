@@ -51,7 +51,7 @@ def test_lstm_recalls_a_token_49_steps_back_and_rnn_does_not():
     lstm = netspec.train(SPECS / "recall_lstm.toml", save=False)
     rnn = netspec.train(SPECS / "recall_rnn.toml", save=False)
     assert lstm.metrics["test"]["accuracy"] >= 0.95
-    assert rnn.metrics["test"]["accuracy"] < 0.5  # chance is 0.25
+    assert rnn.metrics["test"]["accuracy"] < 0.5  # chance is 0.25 (the specs' seed 1; seed 0: ~0.75)
 
 
 def half_bright_image() -> np.ndarray:
