@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from .compiler import Compiled, compile_spec
+from . import safe_io
 from .errors import CheckpointError, DataError, NetspecError
 from .executor import ParamStore, Plan
 from .spec import Spec, load_spec
 from .training.evaluate import evaluate_arrays
 from .training.events import Event
 from .training.loop import Trainer, rng_tree
-from .training.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
+from .training.run_files import RunFiles, check_out_dir, claim_run_dir, latest_run_dir, spec_hash
+from .training.checkpoint import check_tensors
 from .training.warm_start import warm_start
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -81,11 +85,16 @@ class Model:
 
     def predict(self, x: np.ndarray, lengths=None, raw: bool = True) -> np.ndarray:
         """Model outputs (probabilities for classification) for raw inputs."""
-        xs = self.prepare(x) if raw else x
+        xs = x if hasattr(x, "shape") else np.asarray(x)
         check_input_sizes(self.graph, xs)
-        parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
+        prep = self.prepare if raw else (lambda chunk: chunk)  # per chunk: a memory map is never read whole
+        parts = [self.plan.predict(prep(xs[i : i + 4096]), None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+        if parts:
+            return np.concatenate(parts)
+        sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
+        return np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),
+                        self.store.flat.dtype)  # fmt: skip
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices from outputs (argmax, or sigmoid >= 0.5)."""
@@ -140,6 +149,19 @@ class TrainResult:
     metrics: dict  # split -> {loss, metric...}
     stopped_early: bool = False
     best_epoch: int = 0
+    load_seconds: float = 0.0  # reading, checking, splitting and fitting standardization
+    eval_seconds: float = 0.0  # the final metrics of every split
+    peak_rss_mb: float = 0.0  # of this process so far (resource.getrusage)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (0 where `resource` is unavailable)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def _model_meta(spec: Spec, splits, epochs: int) -> dict:
@@ -206,7 +228,14 @@ def train(
     if splits is None:
         if spec.data is None:
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
-        splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1])
+        t_load = time.perf_counter()
+        emit = callback or (lambda e: None)
+        progress = lambda done, total, unit: emit(Event("load", data={"done": done, "total": total, "unit": unit}))  # noqa: E731
+        splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1],
+                                         progress=progress)  # fmt: skip
+        load_seconds = time.perf_counter() - t_load
+    else:
+        load_seconds = 0.0
     _check_targets(splits, compiled.graph, cfg.loss)
     check_input_sizes(compiled.graph, splits.train.x)
     rngs = rng_tree(spec.seed)
@@ -220,9 +249,14 @@ def train(
     meta = _model_meta(spec, splits, n_epochs)
 
     files = None
+    restart = False
     if save:
         base = Path("runs") / spec.name
-        folder = Path(out) if out else (latest_run_dir(base) if resume else fresh_run_dir(base))
+        if out:
+            folder = Path(out)
+            check_out_dir(folder)
+        else:
+            folder = latest_run_dir(base) if resume else claim_run_dir(base)
         if resume and folder is None:
             raise CheckpointError(f"no earlier run of {spec.name!r} under runs/ to resume; start without --resume")
         if not resume and (folder / "spec.json").exists():
@@ -231,16 +265,25 @@ def train(
                 "(a new run never overwrites an old one)"
             )
         files = RunFiles(folder, spec, meta)
+        # A run stopped before its first checkpoint (killed, diverged, disk full in epoch 1)
+        # has nothing to resume: --resume starts it again in its own folder.
+        restart = resume and not files.has_checkpoint() and (folder / "spec.json").exists()
+        if restart and not files.same_spec():
+            raise CheckpointError(f"{folder}: the spec changed since this run started; it has no checkpoint "
+                                  "to resume: start without --resume")  # fmt: skip
     trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs,
                       record_gradients=record_gradients)
-    if resume:
+    if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
+        check_tensors(files.folder / "last.safetensors", arrays, store.values)
+        if best is not None:
+            check_tensors(files.folder / "best.safetensors", best, store.values)
         trainer.restore(arrays, ck_meta, best)
         if epochs is None:
             trainer.epochs = ck_meta.get("epochs", n_epochs)
         files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
-        files.start(spec_dir(spec))
+        files.start(spec_dir(spec), restart=restart)
     if callback:
         callback(Event("start", data={
             "run_dir": str(files.folder) if files else None, "params": compiled.cost.params,
@@ -252,24 +295,27 @@ def train(
     model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
                   files.folder if files else None, spec_dir(spec))
     metrics = {}
+    t_eval = time.perf_counter()
     for name in ("train", "val", "test"):
         data = getattr(splits, name)
         if data is not None and len(data.x):
             metrics[name] = model.evaluate(data)
+    eval_seconds = time.perf_counter() - t_eval
     if files is not None:
         files.save_model(store, {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run})
         files.save_result({"metrics": metrics, "best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
                            "stopped_early": outcome.stopped_early, "spec_hash": meta["spec_hash"]})  # fmt: skip
     if callback:
         callback(Event("done", data={"metrics": metrics, "run_dir": str(files.folder) if files else None}))
-    return TrainResult(model, outcome.history, files.folder if files else None, metrics, outcome.stopped_early, outcome.best_epoch)
+    return TrainResult(model, outcome.history, files.folder if files else None, metrics, outcome.stopped_early,
+                       outcome.best_epoch, load_seconds, eval_seconds, peak_rss_mb())  # fmt: skip
 
 
 def load_run(path: str | Path) -> Model:
     """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
     from .data import Standardizer
     from .spec.load import parse_text, validate_data
-    from .training.checkpoint import load_checkpoint
+    from .training.checkpoint import check_class_names, load_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":
@@ -288,17 +334,33 @@ def load_run(path: str | Path) -> Model:
             raise CheckpointError(f"{path}: training did not finish (no model.safetensors); if it was "
                                   f"interrupted, `netspec train SPEC --resume --out {path}` completes it")
         raise CheckpointError(f"{path}: training stopped before its first epoch ended: train again")
-    data, smap = parse_text(spec_file.read_text(), str(spec_file), "json")
+    text = safe_io.read_text(spec_file, limit=safe_io.JSON_LIMIT, what="spec.json",
+                             error=lambda m: CheckpointError(f"{spec_file}: {m}"))  # fmt: skip
+    data, smap = parse_text(text, str(spec_file), "json")
     spec = validate_data(data, smap)
     compiled = compile_spec(spec)
     arrays, meta = load_checkpoint(weights)
+    if meta.get("spec_hash") is not None and meta["spec_hash"] != spec_hash(spec):
+        raise CheckpointError(f"{spec_file}: was edited after training (its spec hash {spec_hash(spec)} differs "
+                              f"from {meta['spec_hash']} recorded in {weights.name}); restore it, or train again")  # fmt: skip
     store = ParamStore.create(compiled.graph, DTYPES[spec.train.dtype], None)
-    missing = set(store.values) - set(arrays)
-    if missing:
-        raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
+    check_tensors(weights, arrays, store.values)
     store.load({k: arrays[k] for k in store.values})
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
+    if std is not None:
+        check_standardizer(std, spec, weights)
+    check_class_names(meta.get("class_names"), spec.train.loss, compiled.graph.output_shape[-1], str(weights))
     return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)
+
+
+def check_standardizer(std, spec: Spec, where: Path) -> None:
+    """The saved mean/std have the shape training fitted: one value per input element, size 1
+    along named axes (every axis for a series)."""
+    series = spec.data is not None and spec.data.series is not None
+    want = [1 if series or isinstance(d, str) else d for d in spec.model.input_shape]
+    if list(std.mean.shape) != want:
+        raise CheckpointError(f"{where}: standardizer has shape {list(std.mean.shape)}, but inputs of shape "
+                              f"{list(spec.model.input_shape)} need {want}")  # fmt: skip
 
 
 def check_input_sizes(graph, x: np.ndarray) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .layers import Layer, Strict
 from .types import Dim, Fraction, NonNegFloat, PosFloat, PosInt
@@ -36,6 +36,8 @@ class Data(Strict):
     target: str | None = None
     features: list[str] | None = None
     x_key: str = "x"
+    # A .npy of targets (one per example) when `path` is a .npy of inputs; relative to the spec.
+    targets: str | None = None
     lengths_key: str | None = None
     reshape: list[PosInt] | None = None
     # Classification: the class names in output order (default: the labels found in the file,
@@ -60,6 +62,13 @@ class Data(Strict):
                 raise ValueError("give either `target` or `series`, not both")
             if self.window is None:
                 raise ValueError("`series` needs `window` (the number of steps per example)")
+        elif self.targets is not None:
+            if not self.path.endswith(".npy") or not self.targets.endswith(".npy"):
+                raise ValueError("`targets` pairs a .npy of inputs (`path`) with a .npy of targets")
+            if self.target is not None:
+                raise ValueError("give either `target` (a column or key) or `targets` (a .npy file), not both")
+        elif self.path.endswith(".npy"):
+            raise ValueError('a .npy `path` holds inputs only: name the .npy of targets in `targets = "y.npy"`')
         elif self.target is None and not self.path.endswith(".npz"):
             raise ValueError("missing `target`: name the CSV column to predict (or use `series`)")
         return self
@@ -144,6 +153,13 @@ class Train(Strict):
     early_stopping: EarlyStopping | None = None
     init_from: str | None = None
     dtype: Literal["float32", "float64"] = "float32"
+
+    @field_validator("init_from")
+    @classmethod
+    def _init_from_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: name a checkpoint (.safetensors) or a run folder, or remove the key")
+        return value
 
     @property
     def task(self) -> str:
