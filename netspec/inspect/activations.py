@@ -13,10 +13,11 @@ import numpy as np
 from ..errors import NetspecError, did_you_mean
 from ..kernels.registry import RunContext
 
-# Ops whose inference forward keeps no cache for backward, while their training forward computes
-# the same function (no randomness, no batch statistics) and keeps one: input gradients run these
-# in training mode.
-CACHE_ONLY_WHEN_TRAINING = ("lstm",)
+# Inference forwards may keep no cache for backward (lstm, max_pool), so when a backward follows,
+# ops run their training forward, which computes the same function and keeps one; except batch
+# norm, whose training mode would use batch statistics (and update the running ones). Dropout
+# and noise are skipped as at inference.
+INFERENCE_MODE_OPS = ("batch_norm",)
 
 
 def _names(plan) -> list[str]:
@@ -41,7 +42,7 @@ def _forward(plan, x: np.ndarray, lengths, stop: str | None, keep_caches: bool):
         if st.skip_in_inference:
             values[st.node.name] = ins[0]
         else:
-            c = caching if keep_caches and st.node.op in CACHE_ONLY_WHEN_TRAINING else ctx
+            c = caching if keep_caches and st.node.op not in INFERENCE_MODE_OPS else ctx
             values[st.node.name], cache = st.forward(st.node.attrs, ins, st.params, c)
             if keep_caches:
                 caches[k] = cache
@@ -106,7 +107,7 @@ def backprop_to_input(plan, x: np.ndarray, layer: str, seed, lengths=None) -> np
         else:
             scratch = {role: np.empty_like(v) for role, v in st.grads.items()}
             need = [True] * len(st.node.inputs)
-            c = caching if st.node.op in CACHE_ONLY_WHEN_TRAINING else ctx
+            c = ctx if st.node.op in INFERENCE_MODE_OPS else caching
             dxs = st.backward(st.node.attrs, g, caches[k], st.params, scratch, need, c)
         for t, dx in zip(st.node.inputs, dxs):
             if dx is not None:
