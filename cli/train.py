@@ -66,6 +66,10 @@ class ProgressView:
             self.console.print(f"epoch {ev.epoch:>3}  " + "  ".join(parts) + f"  ({row['seconds']:.2f}s)", soft_wrap=True)
             live = "  ".join(f"{k} {row[k]:.4f}" for k in ("loss", "val_loss") if k in row)
             p.update(self.overall, completed=ev.epoch, info=live)
+        elif ev.kind == "warning":  # e.g. vanishing or overflowing gradients (each said once)
+            from rich.markup import escape
+
+            self.console.print(f"[yellow]warning[/]: {escape(ev.data['message'])}", soft_wrap=True)
         elif ev.kind == "early_stop":
             self.console.print(f"early stopping at epoch {ev.epoch} (best epoch {ev.data['best_epoch']})")
         elif ev.kind == "restore_best":

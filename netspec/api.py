@@ -127,6 +127,19 @@ class Model:
             data = type(data)(self.prepare(data.x), data.y, data.lengths, data.target_lengths)
         return evaluate_arrays(self.plan, self.spec.train, data)
 
+    def activations(self, x: np.ndarray, layers: list[str] | None = None, lengths=None) -> dict[str, np.ndarray]:
+        """Inference-mode outputs of the named layers (default: every layer) for prepared inputs."""
+        from .inspect.activations import activations
+
+        return activations(self.plan, x, layers, lengths)
+
+    def input_gradient(self, x: np.ndarray, unit=0, layer: str | None = None, lengths=None) -> np.ndarray:
+        """d(unit of `layer`, default the output)/d(input) per example, in inference mode; `unit`
+        is a channel/feature index (a conv channel's mean over positions) or a full index tuple."""
+        from .inspect.activations import input_gradient
+
+        return input_gradient(self.plan, x, unit, layer, lengths)
+
 
 @dataclass
 class TrainResult:
@@ -195,9 +208,11 @@ def train(
     callback: Callable[[Event], None] | None = None,
     splits=None,
     save: bool = True,
+    record_gradients: bool = True,
 ) -> TrainResult:
     """Train from a spec, on its [data] or on `splits` (a netspec.data.Splits built from arrays).
-    With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N)."""
+    With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N).
+    record_gradients=False skips gradients.csv (the weights come out the same either way)."""
     from . import data as data_module
 
     if not isinstance(spec, Spec):
@@ -256,7 +271,8 @@ def train(
         if restart and not files.same_spec():
             raise CheckpointError(f"{folder}: the spec changed since this run started; it has no checkpoint "
                                   "to resume: start without --resume")  # fmt: skip
-    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
+    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs,
+                      record_gradients=record_gradients)
     if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
         check_tensors(files.folder / "last.safetensors", arrays, store.values)

@@ -84,7 +84,7 @@ def _make_params(node: Node, layer, specs: dict) -> dict[str, Param]:
         penal = ps.kind == "weight" and node.op in weights
         out[role] = Param(
             name=f"{node.layer}.{role}", shape=ps.shape, init=ps.init, fan_in=ps.fan_in,
-            fan_out=ps.fan_out, kind=ps.kind, trainable=layer.trainable and ps.kind != "state",
+            fan_out=ps.fan_out, kind=ps.kind, fill=ps.fill, trainable=layer.trainable and ps.kind != "state",
             l1=getattr(layer, "l1", 0.0) if penal else 0.0, l2=getattr(layer, "l2", 0.0) if penal else 0.0, regularized=penal,
         )  # fmt: skip
     return out

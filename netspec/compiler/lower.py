@@ -112,6 +112,8 @@ def _lower_recurrent(ly, name, ins, path):
              "init": ly.init or DEFAULT_INIT, "bidirectional": ly.bidirectional}  # fmt: skip
     if ly.type == "rnn":
         attrs["activation"] = ly.activation
+    elif ly.type == "lstm":
+        attrs["forget_bias"] = ly.forget_bias
     return [Node(name, ly.type, ins, attrs, (), name, path)]
 
 

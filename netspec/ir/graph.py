@@ -40,6 +40,7 @@ class Param:
     l1: float = 0.0  # the layer's own penalties (the global ones are added when training)
     l2: float = 0.0
     regularized: bool = False  # weights of dense/conv/rnn/lstm/embedding; never biases or state
+    fill: float = 1.0  # the constant of the "forget_bias" initializer (lstm forget_bias)
 
     @property
     def size(self) -> int:

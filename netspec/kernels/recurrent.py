@@ -59,7 +59,7 @@ def _params(gates: int):
         one = {
             "kernel": ParamSpec((n_in, g), attrs["init"], n_in, g),
             "recurrent": ParamSpec((h, g), attrs["init"], h, g),
-            "bias_ih": ParamSpec((g,), bias_init, n_in, g, kind="bias"),
+            "bias_ih": ParamSpec((g,), bias_init, n_in, g, kind="bias", fill=attrs.get("forget_bias", 1.0)),
             "bias_hh": ParamSpec((g,), "zeros", h, g, kind="bias"),
         }
         if attrs.get("bidirectional"):

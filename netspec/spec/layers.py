@@ -146,9 +146,12 @@ class RNN(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """Weights default to glorot_uniform; forget-gate bias starts at 1 (as Keras), others at 0."""
+    """Weights default to glorot_uniform; forget-gate bias starts at `forget_bias` (1, as Keras), others at 0."""
 
     type: Literal["lstm"]
+    # The forget gate's initial bias: sigmoid(1) = 0.73 keeps 0.73^t of the cell after t steps;
+    # recalling something 30+ steps back needs more (4: 0.98 per step).
+    forget_bias: NonNegFloat = 1.0
 
 
 class GRU(_Recurrent):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import CheckpointError, TrainingDiverged
 from ..executor import NonFiniteError, ParamStore, Plan
+from ..inspect.gradnorms import GradientRecorder
 from .early_stopping import EarlyStopper, EarlyStopState
 from ..data.batches import iterate_batches
 from .evaluate import evaluate_arrays, metrics_of
@@ -48,7 +49,7 @@ class TrainOutcome:
 class Trainer:
     def __init__(self, plan: Plan, cfg, *, seed: int, epochs: int, task: str,
                  callback: Callable[[Event], None] | None = None, files: RunFiles | None = None,
-                 rngs: dict | None = None):  # fmt: skip
+                 rngs: dict | None = None, record_gradients: bool = True):  # fmt: skip
         self.plan, self.cfg, self.epochs, self.task = plan, cfg, epochs, task
         self.store: ParamStore = plan.store
         self.emit = callback or (lambda e: None)
@@ -61,6 +62,8 @@ class Trainer:
         self.start_epoch = 0
         self.best_params: dict | None = None
         self._tmp = np.empty_like(self.store.flat)
+        # gradients.csv: reads the gradient buffer only, so the weights are the same without it
+        self.grad_norms = GradientRecorder(plan.graph, self.store) if record_gradients else None
 
     # -- one epoch ---------------------------------------------------------------------------
     def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None,
@@ -75,9 +78,15 @@ class Trainer:
             outputs.append(z)
         plan.backward(dz)
         add_penalty_grads(store.flat, store.grad, store.l1, store.l2, self._tmp)
+        if self.grad_norms is not None:
+            self._warn(self.grad_norms.record())
         clip(store.grad, self.cfg.clip_value, self.cfg.clip_norm)
         self.opt.step(store.flat, store.grad, lr)
         return loss
+
+    def _warn(self, message: str | None) -> None:
+        if message:
+            self.emit(Event("warning", data={"message": message}))
 
     def _diverged(self, xb, epoch: int, k: int, lengths, what: str):
         bad = [n for n, v in self.store.values.items() if not np.isfinite(v).all()]
@@ -120,6 +129,8 @@ class Trainer:
         seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order],
                           None if tlens is None else tlens[order])  # fmt: skip
         row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix=""))
+        if self.grad_norms is not None:
+            self._warn(self.grad_norms.end_epoch(epoch))
         return row
 
     def _check_finite(self, row: dict, epoch: int) -> None:
@@ -176,6 +187,7 @@ class Trainer:
             "optimizer_t": self.opt.t,
             "rng": {k: g.bit_generator.state for k, g in self.rngs.items()},
             "history": self.history,
+            "gradients": self.grad_norms.history if self.grad_norms else [],
             "early_stopping": self.stopper.to_dict() if self.stopper else None,
         }
 
@@ -194,6 +206,8 @@ class Trainer:
             for k, g in self.rngs.items():
                 g.bit_generator.state = meta["rng"][k]
             self.history = list(meta["history"])
+            if self.grad_norms is not None:
+                self.grad_norms.history = list(meta.get("gradients", []))
             self.start_epoch = meta["epoch"]
             if self.stopper is not None and meta.get("early_stopping"):
                 self.stopper.state = EarlyStopState(**meta["early_stopping"])
