@@ -36,6 +36,8 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
     keys: list[list] = [[]] * len(outputs)
     flat = outputs
     prefix: list[str] = []
+    if getattr(ds, "names", None) is not None and outputs.ndim < 3:  # image files: say which
+        keys, prefix = [[n] for n in ds.names], ["file"]
     if outputs.ndim >= 3:
         steps = outputs.shape[1]
         real = np.ones(outputs.shape[:2], bool) if ds.lengths is None else np.arange(steps)[None, :] < ds.lengths[:, None]
@@ -49,8 +51,13 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
         return header, [k + [float(f"{v:.7g}") for v in row] for k, row in zip(keys, flat)], outputs
     from netspec.training.metrics import predicted_labels, task_kind
 
-    labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
     names = class_names or [str(i) for i in range(max(flat.shape[-1], 2))]
+    if loss == "binary_cross_entropy" and flat.shape[1] > 1:  # multi-label: every label > 0.5
+        header = prefix + ["prediction", *[f"p_{n}" for n in names]]
+        rows = [k + [";".join(n for n, p in zip(names, row) if p > 0.5), *[float(f"{p:.7g}") for p in row]]
+                for k, row in zip(keys, flat)]  # fmt: skip
+        return header, rows, outputs
+    labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
     probs = np.concatenate([1 - flat, flat], axis=-1) if loss == "binary_cross_entropy" else flat
     header = prefix + ["prediction", *[f"p_{n}" for n in names]]
     rows = [k + [names[int(c)], *[float(f"{p:.7g}") for p in row]] for k, c, row in zip(keys, labels, probs)]
@@ -60,7 +67,7 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
 @handle_errors
 def predict(
     run: Annotated[Path, typer.Argument(help="A run folder, a spec (its latest run), or an exported .onnx file.", show_default=False)],
-    input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature columns), .npz or .npy.", show_default=False)],  # noqa: A002
+    input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature or text columns), .npz, .npy, or an image file or folder.", show_default=False)],  # noqa: A002
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv (labels + probabilities) or .npy (raw outputs); default: CSV on stdout.")] = None,
     json_output: JsonOption = False,
 ) -> None:

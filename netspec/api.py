@@ -55,6 +55,8 @@ class Model:
     feature_names: list[str] | None = None  # CSV input columns, in order (None: NPZ/series)
     run_dir: Path | None = None
     base_dir: Path | None = None  # what the spec's relative paths are relative to
+    target_scaler: object | None = None  # regression outputs are mapped back through it
+    vocabulary: object | None = None  # text inputs: netspec.data.text.Vocabulary
     plan: Plan = field(init=False)
 
     def __post_init__(self):
@@ -85,7 +87,15 @@ class Model:
         check_input_sizes(self.graph, xs)
         parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        return np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+        out = np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+        return self.target_scaler.unscale(out) if self.target_scaler is not None else out
+
+    def predict_texts(self, texts: list[str]) -> np.ndarray:
+        """Model outputs for raw texts (tokenized with the run's vocabulary)."""
+        if self.vocabulary is None:
+            raise NetspecError("this model does not read text (its spec has no data.text)")
+        ids, lengths = self.vocabulary.encode_batch(texts, self.spec.data, "<texts>")
+        return self.predict(ids, lengths)
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices from outputs (argmax, or sigmoid >= 0.5)."""
@@ -96,17 +106,18 @@ class Model:
 
     def read(self, path: str | Path, require_targets: bool = False):
         """Examples from a CSV/NPZ/NPY file, read as in training (columns, labels, standardization)."""
-        from .data import load_inputs
+        from .data.prepare import read_inputs
 
-        return load_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
-                           feature_names=self.feature_names, dtype=self.store.flat.dtype.type)  # fmt: skip
+        return read_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
+                           feature_names=self.feature_names, dtype=self.store.flat.dtype.type,
+                           vocabulary=self.vocabulary)  # fmt: skip
 
     def split(self, name: str):
         """One split of the spec's own data, recomputed exactly as in training."""
-        from .data import load_splits
+        from .data.prepare import prepare_splits
 
         base = self.base_dir if self.base_dir is not None else spec_dir(self.spec)
-        splits = load_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
+        splits, _ = prepare_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
         data = getattr(splits, name)
         if data is None or not len(data.x):
             raise NetspecError(f"the {name} split is empty (data.split gives it no examples)")
@@ -116,7 +127,8 @@ class Model:
         """Loss and metrics on a Dataset (already standardized when prepared=True)."""
         if not prepared:
             data = type(data)(self.prepare(data.x), data.y, data.lengths)
-        return evaluate_arrays(self.plan, self.spec.train, data)
+        names = self.spec.data.targets if self.spec.data is not None else None
+        return evaluate_arrays(self.plan, self.spec.train, data, target_scaler=self.target_scaler, target_names=names)
 
 
 @dataclass
@@ -138,6 +150,8 @@ def _model_meta(spec: Spec, splits, epochs: int) -> dict:
         "class_names": splits.class_names,
         "standardizer": std.to_dict() if std is not None else None,
         "feature_names": splits.feature_names,
+        "target_scaler": splits.target_scaler.to_dict() if splits.target_scaler is not None else None,
+        "vocabulary": splits.vocabulary.to_dict() if splits.vocabulary is not None else None,
         "epochs": epochs,
     }
 
@@ -176,8 +190,6 @@ def train(
 ) -> TrainResult:
     """Train from a spec, on its [data] or on `splits` (a netspec.data.Splits built from arrays).
     With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N)."""
-    from . import data as data_module
-
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     if seed is not None:
@@ -191,7 +203,13 @@ def train(
     if splits is None:
         if spec.data is None:
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
-        splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1])
+        from .data.prepare import prepare_splits
+
+        progress = (lambda done, total, what: callback(Event("decode", batch=done, batches=total, data={"what": what}))) if callback else None
+        splits, note = prepare_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1],
+                                      progress=progress)  # fmt: skip
+        if note and callback:
+            callback(Event("note", data={"message": note}))
     _check_targets(splits, compiled.graph, cfg.loss)
     check_input_sizes(compiled.graph, splits.train.x)
     rngs = rng_tree(spec.seed)
@@ -216,7 +234,13 @@ def train(
                 "(a new run never overwrites an old one)"
             )
         files = RunFiles(folder, spec, meta)
-    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
+    augment = None
+    if spec.data is not None and spec.data.augment is not None:
+        from .data.augment import make_augment
+
+        augment = make_augment(spec.data.augment)
+    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files,
+                      rngs=rngs, target_scaler=splits.target_scaler, augment=augment)  # fmt: skip
     if resume:
         arrays, ck_meta, best = files.load_resume()
         trainer.restore(arrays, ck_meta, best)
@@ -225,6 +249,10 @@ def train(
         files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
         files.start(spec_dir(spec))
+    if files is not None and splits.vocabulary is not None:  # what a server needs to tokenize
+        from .training.checkpoint import write_json
+
+        write_json(files.folder / "vocabulary.json", splits.vocabulary.to_dict())
     if callback:
         callback(Event("start", data={
             "run_dir": str(files.folder) if files else None, "params": compiled.cost.params,
@@ -234,7 +262,7 @@ def train(
         }))  # fmt: skip
     outcome = trainer.fit(splits.train, splits.val)
     model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
-                  files.folder if files else None, spec_dir(spec))
+                  files.folder if files else None, spec_dir(spec), splits.target_scaler, splits.vocabulary)
     metrics = {}
     for name in ("train", "val", "test"):
         data = getattr(splits, name)
@@ -281,8 +309,17 @@ def load_run(path: str | Path) -> Model:
     if missing:
         raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
     store.load({k: arrays[k] for k in store.values})
+    from .data.target_scaling import TargetScaler
+
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
-    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)
+    tscale = TargetScaler.from_dict(meta["target_scaler"]) if meta.get("target_scaler") else None
+    vocab = None
+    if meta.get("vocabulary"):
+        from .data.text import Vocabulary
+
+        vocab = Vocabulary.from_dict(meta["vocabulary"])
+    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path,
+                 tscale, vocab)  # fmt: skip
 
 
 def check_input_sizes(graph, x: np.ndarray) -> None:

@@ -41,12 +41,12 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     from ..training.run_files import spec_hash
 
     spec = model.spec
-    lengths = spec.data is not None and spec.data.lengths_key is not None
+    lengths = spec.data is not None and (spec.data.lengths_key is not None or spec.data.text is not None)
     proto = export_onnx(model.graph, model.params, opset=opset, standardizer=model.standardizer,
                         class_names=model.class_names, spec_hash=spec_hash(spec), spec_name=spec.name,
-                        sequence_lengths=lengths)  # fmt: skip
+                        sequence_lengths=lengths, target_scaler=model.target_scaler)  # fmt: skip
     extra = {"netspec_spec": spec.model_dump_json(), "feature_names": json.dumps(model.feature_names),
-             "loss": spec.train.loss}  # fmt: skip
+             "loss": spec.train.loss, **preprocessing_metadata(model)}  # fmt: skip
     for key, value in extra.items():
         proto.metadata_props.add(key=key, value=value)
     check_model(proto)
@@ -62,6 +62,22 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     report["opset"] = opset
     report["ir_version"] = proto.ir_version
     return report
+
+
+def preprocessing_metadata(model) -> dict[str, str]:
+    """How a server prepares raw inputs: the input kind, and for text the tokenizer rule and the
+    vocabulary (token -> id), so it can tokenize exactly as training did."""
+    data = model.spec.data
+    if data is None:
+        return {"input_kind": "array"}
+    if data.is_image_folder:
+        return {"input_kind": "image", "image_channels": str(model.graph.input_shape[1]),
+                "pixel_scale": "the model takes raw 0..255 pixel values (channels first); /255 and "
+                               "standardization happen inside"}  # fmt: skip
+    if data.text is not None and model.vocabulary is not None:
+        return {"input_kind": "text", "tokenizer": data.tokenizer,
+                "vocabulary": json.dumps(model.vocabulary.to_dict())}  # fmt: skip
+    return {"input_kind": "series" if data.series is not None else "array"}
 
 
 class OnnxModel:
@@ -83,12 +99,19 @@ class OnnxModel:
         self.feature_names = json.loads(meta.get("feature_names", "null"))
         self.task = meta.get("task", self.spec.train.task)
         self.loss = meta.get("loss", self.spec.train.loss)
+        self.vocabulary = None
+        if meta.get("vocabulary"):
+            from ..data.text import Vocabulary
+
+            self.vocabulary = Vocabulary.from_dict(json.loads(meta["vocabulary"]))
 
     def read(self, input_path: Path):
-        """Examples from a file, read as in training but raw: standardization is in the graph."""
-        from ..data import load_inputs
+        """Examples from a file, read as in training but raw: standardization (and pixel
+        scaling) is in the graph, and so is the mapping of scaled targets back to data units."""
+        from ..data.prepare import read_inputs
 
-        return load_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names)
+        return read_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names,
+                           vocabulary=self.vocabulary)  # fmt: skip
 
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1

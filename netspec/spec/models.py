@@ -31,9 +31,19 @@ class Split(Strict):
         return self
 
 
+class Augment(Strict):
+    """Random training-time changes of image batches (train split only, seeded)."""
+
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+    shift: Annotated[int, Field(ge=0, le=16)] = 0  # pixels, each way; the gap is filled with 0
+
+
 class Data(Strict):
     path: str
-    target: str | None = None
+    # One column (or NPZ key) name, or several: regression over several columns, or
+    # multi-label classification (one sigmoid per column, binary_cross_entropy).
+    target: str | Annotated[list[str], Field(min_length=1)] | None = None
     features: list[str] | None = None
     x_key: str = "x"
     lengths_key: str | None = None
@@ -42,6 +52,14 @@ class Data(Strict):
     # sorted). Pins the order when a class may be missing from a file.
     classes: Annotated[list[str | int], Field(min_length=2)] | None = None
     standardize: bool = False
+    standardize_target: bool = False  # regression: scale each target column, map predictions back
+    resize: bool = True  # image folders: resize (bilinear) to input_shape, or error on other sizes
+    augment: Augment | None = None
+    text: str | None = None  # CSV column of raw text, tokenized into int64 ids
+    tokenizer: Literal["word", "char"] = "word"
+    vocab_size: Annotated[int, Field(ge=3)] | None = None  # ids incl. padding 0 and unknown 1
+    min_count: PosInt = 1
+    max_length: PosInt | None = None  # a longer text is an error
     split: Split = Split()
     ordered_split: bool = False
     series: str | None = None
@@ -55,14 +73,33 @@ class Data(Strict):
             dup = next((n for n in names if names.count(n) > 1), None)
             if dup is not None:
                 raise ValueError(f"data.classes lists {dup!r} twice; each class name once")
+        if isinstance(self.target, list):
+            dup = next((n for n in self.target if self.target.count(n) > 1), None)
+            if dup is not None:
+                raise ValueError(f"data.target lists {dup!r} twice; each column once")
+        if self.text is not None and self.series is not None:
+            raise ValueError("give either `text` or `series`, not both")
         if self.series is not None:
             if self.target is not None:
                 raise ValueError("give either `target` or `series`, not both")
             if self.window is None:
                 raise ValueError("`series` needs `window` (the number of steps per example)")
-        elif self.target is None and not self.path.endswith(".npz"):
+        elif self.target is None and not self.path.endswith(".npz") and not self.is_image_folder:
             raise ValueError("missing `target`: name the CSV column to predict (or use `series`)")
         return self
+
+    @property
+    def targets(self) -> list[str]:
+        """The target column names as a list (empty without a target)."""
+        if self.target is None:
+            return []
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+    @property
+    def is_image_folder(self) -> bool:
+        """`path` names a folder of class sub-folders (it ends with "/", or has no extension)."""
+        name = self.path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+        return self.path.endswith(("/", "\\")) or "." not in name.strip(".")
 
 
 class Model(Strict):
