@@ -40,6 +40,26 @@ def tokenize(text: str, tokenizer: str) -> list[str]:
     return list(text)
 
 
+def _where(file: str, lines, i: int) -> str:
+    return f"{file}:{lines[i]}" if lines is not None else f"{file}: text {i}"
+
+
+def checked_tokens(texts: list[str], data, file: str, lines=None) -> list[list[str]]:
+    """The tokens of each text, in file order; no tokens or more than max_length is an error."""
+    out = []
+    for i, text in enumerate(texts):
+        tokens = tokenize(text, data.tokenizer)
+        if not tokens:
+            rule = "letters" if data.tokenizer == "word" else "characters"
+            raise fail(_where(file, lines, i), f'column "{data.text}": no tokens in {quote(text)} (the '
+                       f'"{data.tokenizer}" tokenizer keeps {rule}); every text needs at least one')  # fmt: skip
+        if data.max_length is not None and len(tokens) > data.max_length:
+            raise fail(_where(file, lines, i), f'column "{data.text}": the text has {len(tokens)} tokens, more '
+                       f"than data.max_length = {data.max_length}; shorten it or raise max_length")  # fmt: skip
+        out.append(tokens)
+    return out
+
+
 @dataclass
 class Vocabulary:
     tokenizer: str
@@ -64,23 +84,12 @@ class Vocabulary:
 
     def encode_batch(self, texts: list[str], data, file: str, lines=None, new_data: bool = True):
         """(ids (N, T) int64 padded with 0, lengths (N,) int64); problems are located errors."""
-        def where(i: int) -> str:
-            return f"{file}:{lines[i]}: " if lines is not None else f"{file}: text {i}: "
-
         seqs = []
-        for i, text in enumerate(texts):
-            tokens = tokenize(text, self.tokenizer)
-            if not tokens:
-                rule = "letters" if self.tokenizer == "word" else "characters"
-                raise fail(where(i).rstrip(": "), f'column "{data.text}": no tokens in {quote(text)} (the '
-                           f'"{self.tokenizer}" tokenizer keeps {rule}); every text needs at least one')  # fmt: skip
-            if data.max_length is not None and len(tokens) > data.max_length:
-                raise fail(where(i).rstrip(": "), f'column "{data.text}": the text has {len(tokens)} tokens, more '
-                           f"than data.max_length = {data.max_length}; shorten it or raise max_length")  # fmt: skip
+        for i, tokens in enumerate(checked_tokens(texts, data, file, lines)):
             ids = self.ids(tokens)
             if new_data and all(k == OOV for k in ids):
-                raise fail(where(i).rstrip(": "), f'column "{data.text}": every token of {quote(text)} is unknown '
-                           "(none is in the training vocabulary), so the model would see only the unknown id")  # fmt: skip
+                raise fail(_where(file, lines, i), f'column "{data.text}": every token of {quote(texts[i])} is '
+                           "unknown (none is in the training vocabulary), so the model would see only the unknown id")  # fmt: skip
             seqs.append(ids)
         steps = max((len(s) for s in seqs), default=1)
         x = np.zeros((len(seqs), steps), dtype=np.int64)
@@ -136,8 +145,8 @@ def load_text_splits(spec, spec_dir: Path, dtype, n_outputs) -> Splits:
     file, table, texts, ex = _read(Path(spec_dir) / data.path, spec, "train")
     y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
     tr, va, te = split_indices(len(texts), data.split.val, data.split.test, spec.seed, data.ordered_split, file)
-    tok = [tokenize(texts[int(i)], data.tokenizer) for i in tr]
-    vocab = Vocabulary.build(tok, data.tokenizer, vocab_size, data.min_count)
+    tokens = checked_tokens(texts, data, file, table.lines)  # every text checked, in file order
+    vocab = Vocabulary.build([tokens[int(i)] for i in tr], data.tokenizer, vocab_size, data.min_count)
 
     def part(idx):
         if not idx.size:
