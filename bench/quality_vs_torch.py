@@ -2,8 +2,9 @@
 
 For each spec and seed, netspec trains the spec as written, and PyTorch trains the same graph
 (translated node by node from `netspec.compile(spec).graph` by bench/torch_graph.py) on the SAME
-arrays: `netspec.data.load_splits` for that seed (shuffled split, standardization fitted on the
-train rows) is computed once and given to both. PyTorch gets the same initializer distributions
+arrays: `netspec.data.prepare.prepare_splits` for that seed (shuffled split, standardization
+fitted on the train rows, target scaling when the spec asks for it: both train on the scaled
+targets and are scored in the data's units) is computed once and given to both. PyTorch gets the same initializer distributions
 (independent draws), optimizer and its settings, learning-rate schedule, batch size, epochs,
 shuffling, penalties, gradient clipping and early-stopping rule (monitor, patience, min_delta,
 restore best); both are scored on the test split by the same metric functions. Only the random
