@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import statistics
@@ -205,14 +206,18 @@ def _stats(values: list[float]) -> dict:
             "values": values}  # fmt: skip
 
 
-def compare(name: str, seeds, init: str = "spec", metric: str | None = None) -> dict:
-    """Train `name` with netspec and PyTorch for each seed; per-library test-metric stats."""
+def compare(name: str, seeds, init: str = "spec", metric: str | None = None, scale_targets: bool = True) -> dict:
+    """Train `name` with netspec and PyTorch for each seed; per-library test-metric stats.
+    scale_targets=False trains both on unscaled regression targets (the behaviour before
+    target scaling), to show what scaling is worth."""
     base = netspec.load(spec_path(name))
     metric = metric or base.train.resolved_metrics[0]
     runs: dict[str, list[dict]] = {"netspec": [], "pytorch": []}
     for s in seeds:
         spec = seeded(base, s)
         splits = spec_splits(spec)
+        if not scale_targets:
+            splits = dataclasses.replace(splits, target_scaler=None)
         runs["netspec"].append(train_netspec(spec, splits))
         runs["pytorch"].append(train_torch(spec, splits, s, init))
     row = {"spec": name, "metric": metric, "higher_is_better": higher_is_better(metric),
@@ -275,13 +280,15 @@ def main() -> None:
         default="spec",
         help="PyTorch weights from the spec's initializers (default) or torch's own defaults",
     )
+    ap.add_argument("--unscaled-targets", action="store_true",
+                    help="train both libraries on unscaled regression targets (ignore target scaling)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     with threadpool_limits(limits=args.threads):
-        results = [compare(name, range(args.seeds), args.torch_init) for name in args.specs]
+        results = [compare(name, range(args.seeds), args.torch_init, scale_targets=not args.unscaled_targets) for name in args.specs]
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -71,6 +71,11 @@ class TargetScaler:
 def target_scaler_for(spec, train_y: np.ndarray | None, standardizer) -> TargetScaler | None:
     """The scaler the spec asks for (None when targets are trained as they are)."""
     data = spec.data
+    if data is not None and data.standardize_target and spec.train.task != "regression":
+        from .source import fail
+
+        raise fail(data.path, f'data.standardize_target scales regression targets, but train.loss "{spec.train.loss}" '
+                   "makes this a classification task; remove standardize_target")  # fmt: skip
     if data is None or train_y is None or spec.train.task != "regression":
         return None
     if data.series is not None:

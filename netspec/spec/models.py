@@ -77,6 +77,8 @@ class Data(Strict):
             dup = next((n for n in self.target if self.target.count(n) > 1), None)
             if dup is not None:
                 raise ValueError(f"data.target lists {dup!r} twice; each column once")
+        if self.is_image_folder and self.target is not None:
+            raise ValueError("an image folder gives its labels by sub-folder (one per class): remove `target`")
         if self.text is not None and self.series is not None:
             raise ValueError("give either `text` or `series`, not both")
         if self.series is not None:
