@@ -3,6 +3,7 @@ model through onnxruntime (the serving path), in the same format."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import sys
@@ -11,7 +12,25 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, emit_json, handle_errors, say
+from .common import JsonOption, emit_json, handle_errors, say, stderr_console
+
+
+@contextlib.contextmanager
+def decode_progress():
+    """A transient progress bar on stderr while image files are decoded."""
+    from rich.progress import Progress
+
+    console = stderr_console()
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = None
+
+        def update(done: int, total: int, what: str) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(f"decoding {what}", total=total)
+            bar.update(task, completed=done)
+
+        yield update
 
 
 def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[list], "object"]:
@@ -25,12 +44,14 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
         from netspec.export.serve import OnnxModel
 
         model = OnnxModel(model_path)
-        ds = model.read(input_path)
+        with decode_progress() as progress:
+            ds = model.read(input_path, progress=progress)
         outputs = np.asarray(model.predict(ds.x, ds.lengths))
         class_names, task, loss = model.class_names, model.task, model.loss
     else:
         model = netspec.load_run(model_path)
-        ds = model.read(input_path)
+        with decode_progress() as progress:
+            ds = model.read(input_path, progress=progress)
         outputs = model.predict(ds.x, ds.lengths, raw=False)
         class_names, task, loss = model.class_names, model.task, model.spec.train.loss
     keys: list[list] = [[]] * len(outputs)

@@ -104,13 +104,14 @@ class Model:
         labels = predicted_labels(outputs, task_kind(self.spec.train.loss))
         return labels[..., 0] if labels.ndim == 2 and labels.shape[-1] == 1 else labels
 
-    def read(self, path: str | Path, require_targets: bool = False):
-        """Examples from a CSV/NPZ/NPY file, read as in training (columns, labels, standardization)."""
+    def read(self, path: str | Path, require_targets: bool = False, progress=None):
+        """Examples from a CSV/NPZ/NPY file (or image files), read as in training (columns, labels,
+        standardization). `progress(done, total, what)` is called while images are decoded."""
         from .data.prepare import read_inputs
 
         return read_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
                            feature_names=self.feature_names, dtype=self.store.flat.dtype.type,
-                           vocabulary=self.vocabulary)  # fmt: skip
+                           vocabulary=self.vocabulary, progress=progress)  # fmt: skip
 
     def split(self, name: str):
         """One split of the spec's own data, recomputed exactly as in training."""

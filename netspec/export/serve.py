@@ -105,13 +105,13 @@ class OnnxModel:
 
             self.vocabulary = Vocabulary.from_dict(json.loads(meta["vocabulary"]))
 
-    def read(self, input_path: Path):
+    def read(self, input_path: Path, progress=None):
         """Examples from a file, read as in training but raw: standardization (and pixel
         scaling) is in the graph, and so is the mapping of scaled targets back to data units."""
         from ..data.prepare import read_inputs
 
         return read_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names,
-                           vocabulary=self.vocabulary)  # fmt: skip
+                           vocabulary=self.vocabulary, progress=progress)  # fmt: skip
 
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1

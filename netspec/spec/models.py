@@ -77,6 +77,16 @@ class Data(Strict):
             dup = next((n for n in self.target if self.target.count(n) > 1), None)
             if dup is not None:
                 raise ValueError(f"data.target lists {dup!r} twice; each column once")
+        # Keys given away from their defaults (a run folder's spec.json spells every default out).
+        given = {k for k in self.model_fields_set if getattr(self, k) != type(self).model_fields[k].default}
+        text_keys = [k for k in ("tokenizer", "vocab_size", "min_count", "max_length") if k in given]
+        if text_keys and self.text is None:
+            raise ValueError(f"`{text_keys[0]}` applies to a text column: add `text = \"COLUMN\"` or remove it")
+        image_keys = [k for k in ("resize", "augment") if k in given]
+        if image_keys and not self.is_image_folder:
+            raise ValueError(f"`{image_keys[0]}` applies to an image folder (a path ending in \"/\"): remove it")
+        if self.standardize_target and self.series is not None:
+            raise ValueError("a series scales its targets with `standardize = true`: remove `standardize_target`")
         if self.is_image_folder and self.target is not None:
             raise ValueError("an image folder gives its labels by sub-folder (one per class): remove `target`")
         if self.text is not None and self.series is not None:
