@@ -141,3 +141,18 @@ def test_multi_label_needs_binary_cross_entropy_and_zero_one_targets(tmp_path):
     with pytest.raises(DataError) as err:
         prepare_splits(spec, tmp_path)
     assert str(err.value).endswith('bad.csv:3: column "p": a multi-label target must be 0 or 1, got 2')
+
+
+def test_check_notes_unscaled_targets_once(tmp_path):
+    from typer.testing import CliRunner
+
+    from netspec_cli.main import app
+
+    two_targets_csv(tmp_path)
+    body = ('name = "s"\n[data]\npath = "two.csv"\ntarget = ["a", "b"]\n{extra}[model]\ninput_shape = [2]\n'
+            '[[model.layers]]\ntype = "dense"\nunits = 2\n[train]\nepochs = 1\nloss = "mse"\n')  # fmt: skip
+    (tmp_path / "plain.toml").write_text(body.format(extra=""))
+    (tmp_path / "scaled.toml").write_text(body.format(extra="standardize_target = true\n"))
+    res = CliRunner().invoke(app, ["check", str(tmp_path / "plain.toml"), str(tmp_path / "scaled.toml")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("note:") == 1 and "plain.toml: the regression target has mean" in res.output

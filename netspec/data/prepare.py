@@ -60,3 +60,26 @@ def read_inputs(path: Path, spec: Spec, standardizer, class_names, *, require_ta
 
     return load_inputs(Path(path), spec, standardizer, class_names, require_targets=require_targets,
                        feature_names=feature_names, dtype=dtype)  # fmt: skip
+
+
+NOTE_MAX_BYTES = 20_000_000  # `check` stays quick: larger files get the note from `train` only
+
+
+def target_scale_note(spec: Spec, spec_dir: Path) -> str | None:
+    """The unscaled-target note for `netspec check`: reads the data only for a regression spec
+    whose targets are not scaled and whose data file is small; any problem reading it is left
+    to `train` to report."""
+    from ..errors import NetspecError
+
+    data = spec.data
+    if data is None or spec.train.task != "regression" or data.standardize_target:
+        return None
+    if data.series is not None and data.standardize:
+        return None
+    path = Path(spec_dir) / data.path
+    try:
+        if not path.is_file() or path.stat().st_size > NOTE_MAX_BYTES:
+            return None
+        return prepare_splits(spec, spec_dir)[1]
+    except (NetspecError, OSError):
+        return None
