@@ -110,13 +110,14 @@ def test_augment_is_seeded_reproducible_and_changes_training_only(digits_dir):
     assert a1.model.evaluate(test) == a1.metrics["test"]  # evaluation sees the images unchanged
 
 
-def test_augment_needs_images(tmp_path):
-    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,1,0\n2,2,1\n3,3,0\n4,4,1\n5,5,0\n6,6,1\n")
+def test_augment_needs_an_image_folder(tmp_path):
+    from netspec.errors import SpecError
+
     doc = {"name": "t", "data": {"path": "d.csv", "target": "y", "augment": {"shift": 1}},
            "model": {"input_shape": [2], "layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
            "train": {"epochs": 1, "loss": "cross_entropy"}}  # fmt: skip
-    with pytest.raises(DataError, match="data.augment flips and shifts images"):
-        prepare_splits(validate_data(doc, SourceMap(str(tmp_path / "t.toml"))), tmp_path)
+    with pytest.raises(SpecError, match="`augment` applies to an image folder"):
+        validate_data(doc, SourceMap(str(tmp_path / "t.toml")))
 
 
 # -- the bad-data corpus for images ------------------------------------------------------------
@@ -129,6 +130,11 @@ def _folder(tmp_path: Path) -> Path:
 
 def _corrupt(p: Path):
     p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+
+
+def _truncated(p: Path):
+    Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)).save(p)
+    p.write_bytes(p.read_bytes()[:300])
 
 
 def _sixteen_bit(p: Path):
@@ -145,6 +151,7 @@ def _not_an_image(p: Path):
 
 BAD = [
     ("broken.png", _corrupt, "broken.png: not a readable image (cannot identify image file"),
+    ("cut.jpg", _truncated, "cut.jpg: not a readable image ("),
     ("deep.png", _sixteen_bit, "deep.png: a 16-bit image (Pillow mode 'I;16'); netspec reads 8-bit images: "
                                "save it as 8-bit grayscale or RGB"),
     ("big.png", _wrong_size, "big.png: the image is 12x9 pixels (width x height), but model.input_shape needs "

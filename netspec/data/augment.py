@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+
 
 def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
     out = np.zeros_like(img)
@@ -27,7 +29,8 @@ def make_augment(cfg):
 
     def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if x.ndim != 4:
-            raise ValueError(f"data.augment applies to image batches (N, C, H, W), got shape {x.shape}")
+            raise DataError(f"data.augment flips and shifts images: it needs batches of shape (N, channels, "
+                            f"height, width), got {list(x.shape)}")  # fmt: skip
         x = x.copy()
         n = len(x)
         flips_h = rng.random(n) < 0.5 if cfg.flip_horizontal else np.zeros(n, bool)

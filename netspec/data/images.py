@@ -82,7 +82,7 @@ def decode(path: Path, shape: tuple[int, int, int], resize: bool) -> np.ndarray:
                                "data.resize = true (bilinear)")  # fmt: skip
                 im = im.resize((width, height), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.float32)
-    except (OSError, SyntaxError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError: OSError
         raise fail(file, f"not a readable image ({str(exc) or type(exc).__name__})") from None
     return arr[None] if arr.ndim == 2 else np.transpose(arr, (2, 0, 1))
 

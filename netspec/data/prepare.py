@@ -34,11 +34,6 @@ def prepare_splits(spec: Spec, spec_dir: Path, dtype=np.float32, n_outputs: int 
         splits = load_text_splits(spec, Path(spec_dir), dtype, n_outputs)
     else:
         splits = load_splits(spec, spec_dir, dtype=dtype, n_outputs=n_outputs)
-    if data is not None and data.augment is not None and splits.train.x.ndim != 4:
-        from .source import fail
-
-        raise fail(data.path, "data.augment flips and shifts images: it needs image inputs "
-                   "(channels, height, width), e.g. an image folder")  # fmt: skip
     scaler = target_scaler_for(spec, splits.train.y, splits.standardizer)
     note = scale_note(spec, splits.train.y, scaler)
     return replace(splits, target_scaler=scaler), note
