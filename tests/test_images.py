@@ -110,6 +110,14 @@ def test_augment_is_seeded_reproducible_and_changes_training_only(digits_dir):
     assert a1.model.evaluate(test) == a1.metrics["test"]  # evaluation sees the images unchanged
 
 
+def test_augmented_run_resumes_bit_identically(digits_dir, tmp_path):
+    spec = image_spec(digits_dir, data={"augment": {"shift": 2, "flip_vertical": True}})
+    whole = netspec.train(spec, out=tmp_path / "a", epochs=2)
+    netspec.train(spec, out=tmp_path / "b", epochs=1)
+    resumed = netspec.train(spec, out=tmp_path / "b", epochs=2, resume=True)
+    assert all(np.array_equal(whole.model.params[k], resumed.model.params[k]) for k in whole.model.params)
+
+
 def test_augment_needs_an_image_folder(tmp_path):
     from netspec.errors import SpecError
 

@@ -87,6 +87,10 @@ def test_standardize_target_per_column_and_metrics_per_target(tmp_path):
     assert {"rmse", "rmse/a", "rmse/b"} <= set(test)
     assert test["rmse/a"] < 25 and test["rmse/b"] < 0.1  # both columns learned at their own scale
     assert test["rmse"] == pytest.approx(np.sqrt((test["rmse/a"] ** 2 + test["rmse/b"] ** 2) / 2), rel=1e-4)
+    report = export_run(result.model, tmp_path / "two.onnx")  # per-column Mul/Add, batch 1 and 37
+    assert report["ok"], report["failures"]
+    served = OnnxModel(tmp_path / "two.onnx").predict_file(tmp_path / "two.csv")
+    assert 600 < float(served[:, 0].mean()) < 1400 and abs(float(served[:, 1].mean())) < 0.3
 
 
 def test_without_target_scaling_training_notes_once_which_key_to_set(tmp_path):
