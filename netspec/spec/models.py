@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, PrivateAttr, model_validator
 
 from .layers import Layer, Strict
-from .types import Dim, Fraction, NonNegFloat, PosFloat, PosInt
+from .types import Columns, Dim, Fraction, NonNegFloat, PosFloat, PosInt
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae")
 METRICS = ("accuracy", "precision", "recall", "f1", "mse", "mae", "rmse", "r2")
@@ -43,7 +43,7 @@ class Data(Strict):
     path: str
     # One column (or NPZ key) name, or several: regression over several columns, or
     # multi-label classification (one sigmoid per column, binary_cross_entropy).
-    target: str | Annotated[list[str], Field(min_length=1)] | None = None
+    target: Columns | None = None
     features: list[str] | None = None
     x_key: str = "x"
     lengths_key: str | None = None
