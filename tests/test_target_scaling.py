@@ -91,6 +91,10 @@ def test_standardize_target_per_column_and_metrics_per_target(tmp_path):
     assert report["ok"], report["failures"]
     served = OnnxModel(tmp_path / "two.onnx").predict_file(tmp_path / "two.csv")
     assert 600 < float(served[:, 0].mean()) < 1400 and abs(float(served[:, 1].mean())) < 0.3
+    from netspec_cli.predict import predict_table
+
+    header, rows, _ = predict_table(tmp_path / "two.onnx", tmp_path / "two.csv")
+    assert header == ["prediction_a", "prediction_b"] and 500 < rows[0][0] < 1500
 
 
 def test_without_target_scaling_training_notes_once_which_key_to_set(tmp_path):
