@@ -204,3 +204,23 @@ def test_decoding_reports_progress(digits_dir):
     seen = []
     prepare_splits(image_spec(digits_dir), digits_dir, progress=lambda done, total, what: seen.append((done, total)))
     assert seen[-1] == (600, 600) and len(seen) >= 10
+
+
+def test_cli_trains_and_predicts_an_image_folder(digits_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from netspec_cli.main import app
+
+    spec = digits_dir / "cli.toml"
+    spec.write_text((ROOT / "specs" / "digits_images.toml").read_text().replace("../datasets/digit_images/", "imgs/"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", str(spec), "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["predict", str(tmp_path / "run"), "--input", str(digits_dir / "imgs" / "7")])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].startswith("file,prediction,p_0") and len(lines) == 1 + len(list((digits_dir / "imgs" / "7").iterdir()))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    res = runner.invoke(app, ["predict", str(tmp_path / "run"), "--input", str(broken)])
+    assert res.exit_code == 1 and "broken.png: not a readable image" in res.output
