@@ -22,7 +22,7 @@ def evaluate_run(run: Path, split: str, data: Path | None) -> dict:
     ds = model.read(data, require_targets=True) if data is not None else model.split(split)
     result = {"run_dir": str(model.run_dir), "source": str(data) if data else split, "examples": len(ds.x),
               "metrics": model.evaluate(ds)}  # fmt: skip
-    multi_label = model.spec.data is not None and len(model.spec.data.targets) > 1
+    multi_label = model.spec.data is not None and len(model.spec.data.target_columns) > 1
     if model.task == "classification" and not multi_label:  # multi-label: per-label metrics instead
         names = model.class_names or [str(i) for i in range(model.graph.output_shape[-1])]
         pred = model.labels(model.predict(ds.x, ds.lengths, raw=False))

@@ -68,7 +68,7 @@ def predict_table(model_path: Path, input_path: Path) -> tuple[list[str], list[l
         prefix = ["example", "step"]
     flat = flat.reshape(len(flat), -1)
     if task != "classification":
-        targets = model.spec.data.targets if model.spec.data is not None else []
+        targets = model.spec.data.target_columns if model.spec.data is not None else []
         names = targets if len(targets) == flat.shape[1] > 1 else [str(i) for i in range(flat.shape[1])]
         header = prefix + (["prediction"] if flat.shape[1] == 1 else [f"prediction_{n}" for n in names])
         return header, [k + [float(f"{v:.7g}") for v in row] for k, row in zip(keys, flat)], outputs

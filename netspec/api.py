@@ -128,7 +128,7 @@ class Model:
         """Loss and metrics on a Dataset (already standardized when prepared=True)."""
         if not prepared:
             data = type(data)(self.prepare(data.x), data.y, data.lengths)
-        names = self.spec.data.targets if self.spec.data is not None else None
+        names = self.spec.data.target_columns if self.spec.data is not None else None
         return evaluate_arrays(self.plan, self.spec.train, data, target_scaler=self.target_scaler, target_names=names)
 
 

@@ -48,7 +48,7 @@ def _series_examples(values: np.ndarray, spec: Spec, file: str, mode: str) -> Ex
 
 
 def npz_target_key(spec: Spec) -> str:
-    targets = spec.data.targets
+    targets = spec.data.target_columns
     if len(targets) > 1:
         raise fail(spec.data.path, "several targets (data.target as a list) are read from CSV columns; "
                    "an .npz file holds its targets as one array: name its key")
@@ -59,7 +59,7 @@ def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list
     data = spec.data
     names = given or data.features
     if names is None:
-        names = [h for h in table.header if h not in data.targets]
+        names = [h for h in table.header if h not in data.target_columns]
         if not names:
             raise fail(
                 table.file,
@@ -71,7 +71,7 @@ def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list
         raise fail(table.file, "data.features is empty; name at least one input column")
     seen = set()
     for name in names:
-        if name in data.targets:
+        if name in data.target_columns:
             raise fail(
                 table.file, f'column "{name}" is both the target and a feature (data.features)'
             )
@@ -82,7 +82,7 @@ def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list
 
 
 def _csv_target(table: CsvTable, spec: Spec) -> np.ndarray:
-    targets = spec.data.targets
+    targets = spec.data.target_columns
     name = targets[0]
     if spec.train.task == "classification" and len(targets) > 1:  # multi-label: 0/1 per column
         return table.numbers(targets, "target", "0 or 1 (one column per label)")
@@ -106,7 +106,7 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
     if data.series is not None:
         return _series_examples(table.numbers([data.series], "series")[:, 0], spec, file, mode)
     if data.target is not None and mode != "predict":
-        for t in data.targets:
+        for t in data.target_columns:
             table.column(t, "target")  # a missing target is reported before any cell
     names = _feature_names(table, spec, given)
     x = table.numbers(names, "feature")
@@ -114,9 +114,9 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
         x = as_int64(x, loc, names, None)  # located before the reshape, while cells have columns
     x = apply_reshape(x, data.reshape, file)
     target = None
-    if data.target is not None and (mode != "predict" or all(table.has(t) for t in data.targets)):
+    if data.target is not None and (mode != "predict" or all(table.has(t) for t in data.target_columns)):
         target = _csv_target(table, spec)
-    tname = ", ".join(data.targets) if data.target is not None else None
+    tname = ", ".join(data.target_columns) if data.target is not None else None
     return Examples(file, x, None, target, tname, loc, lambda i: int(i), None, names)
 
 

@@ -10,7 +10,7 @@ from .source import fail
 
 def encode_multilabel(ex, spec, dtype) -> tuple[np.ndarray, list[str]]:
     """(y float (N, k) of 0/1, the target column names); anything but 0/1 is a located error."""
-    names = spec.data.targets
+    names = spec.data.target_columns
     if spec.train.loss != "binary_cross_entropy":
         raise fail(
             ex.file,

@@ -28,7 +28,7 @@ def encode_targets(
     if ex.target is None:
         return None, class_names
     loss = spec.train.loss
-    if spec.train.task == "classification" and len(spec.data.targets) > 1:
+    if spec.train.task == "classification" and len(spec.data.target_columns) > 1:
         return encode_multilabel(ex, spec, dtype)
     if spec.train.task == "classification":
         enc = LabelEncoder(ex.loc, ex.target_name, ex.where)

@@ -132,9 +132,9 @@ def _read(path: Path, spec, mode: str):
     table = read_csv(path, file)
     texts = table.texts(spec.data.text, "text", "a text")
     target = None
-    if spec.data.target is not None and (mode != "predict" or all(table.has(t) for t in spec.data.targets)):
+    if spec.data.target is not None and (mode != "predict" or all(table.has(t) for t in spec.data.target_columns)):
         target = _csv_target(table, spec)
-    name = ", ".join(spec.data.targets) if spec.data.target is not None else None
+    name = ", ".join(spec.data.target_columns) if spec.data.target is not None else None
     ex = Examples(file, np.zeros((len(texts), 0)), None, target, name, table.locator, lambda i: int(i))
     return file, table, texts, ex
 

@@ -101,7 +101,7 @@ class Data(Strict):
         return self
 
     @property
-    def targets(self) -> list[str]:
+    def target_columns(self) -> list[str]:
         """The target column names as a list (empty without a target)."""
         if self.target is None:
             return []
