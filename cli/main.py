@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "evaluate",
     "predict",
     "export",
+    "sweep",
 )
 
 app = typer.Typer(

@@ -48,6 +48,10 @@ def _model_at(root: type[BaseModel], path: tuple, data: Any) -> type[BaseModel] 
             args = [a for a in _flatten_args(ann) if typing.get_origin(a) is list]
             ann = typing.get_args(args[0])[0] if args else None
             continue
+        if typing.get_origin(ann) is dict:  # a table of user-named entries (a sweep's [space])
+            node = node.get(part) if isinstance(node, dict) else None
+            ann = typing.get_args(ann)[1]
+            continue
         cls = _pick_model(ann, node)
         if cls is None or part not in cls.model_fields:
             return None

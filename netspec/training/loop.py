@@ -20,7 +20,7 @@ from ..executor import NonFiniteError, ParamStore, Plan
 from .early_stopping import EarlyStopper, EarlyStopState
 from ..data.batches import iterate_batches
 from .evaluate import evaluate_arrays, metrics_of
-from .events import Event
+from .events import Event, StopTraining
 from .losses import LOSSES
 from .optimizers import make_optimizer
 from .regularize import add_penalty_grads, clip
@@ -161,7 +161,11 @@ class Trainer:
                 self.history.append(row)
                 if self.files is not None:
                     self.files.save_epoch(self, epoch, improved)
-                self.emit(Event("epoch_end", epoch, data=row))
+                try:
+                    self.emit(Event("epoch_end", epoch, data=row))
+                except StopTraining:  # asked to stop by the callback (e.g. a pruned sweep trial)
+                    self.emit(Event("stop_requested", epoch))
+                    break
                 if stopped:
                     self.emit(Event("early_stop", epoch, data={"best_epoch": es.state.best_epoch}))
         best_epoch = es.state.best_epoch if es else len(self.history)
