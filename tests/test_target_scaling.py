@@ -94,7 +94,7 @@ def test_standardize_target_per_column_and_metrics_per_target(tmp_path):
     from netspec_cli.predict import predict_table
 
     header, rows, _ = predict_table(tmp_path / "two.onnx", tmp_path / "two.csv")
-    assert header == ["prediction_a", "prediction_b"] and 500 < rows[0][0] < 1500
+    assert header == ["prediction_a", "prediction_b"] and 500 < list(rows)[0][0] < 1500
 
 
 def test_without_target_scaling_training_notes_once_which_key_to_set(tmp_path):
@@ -138,7 +138,7 @@ def test_multi_label_sigmoid_outputs(tmp_path):
 
     header, rows, _ = predict_table(tmp_path / "run", tmp_path / "ml.csv")
     assert header == ["prediction", "p_sunny", "p_windy"]
-    assert rows[0][0] in ("", "sunny", "windy", "sunny;windy")
+    assert list(rows)[0][0] in ("", "sunny", "windy", "sunny;windy")
 
 
 def test_multi_label_needs_binary_cross_entropy_and_zero_one_targets(tmp_path):
