@@ -28,6 +28,8 @@ CASES = {
     "conv2d 32->64 14x14 3x3": ([32, 14, 14], {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": "same"}, True),
     "max_pool2d 2x2 on 32x28x28": ([32, 28, 28], {"type": "max_pool2d", "pool_size": 2}, True),
     "lstm T50 I32 H128": ([50, 32], {"type": "lstm", "units": 128, "return_sequences": True}, True),
+    "lstm T50 I8 H64 (lstm_seq shape)": ([50, 8], {"type": "lstm", "units": 64, "return_sequences": True}, False),
+    "rnn tanh T50 I8 H64": ([50, 8], {"type": "rnn", "units": 64, "return_sequences": True}, False),
     "dense 784->256": ([784], {"type": "dense", "units": 256}, True),
 }  # fmt: skip
 
@@ -59,6 +61,8 @@ def torch_fn(input_shape, layer, need_dx):
         mod = torch.nn.MaxPool2d(layer["pool_size"])
     elif t == "lstm":
         mod = torch.nn.LSTM(input_shape[1], layer["units"], batch_first=True)
+    elif t == "rnn":
+        mod = torch.nn.RNN(input_shape[1], layer["units"], batch_first=True)
     else:
         mod = torch.nn.Linear(input_shape[0], layer["units"])
     x = torch.randn(BATCH, *input_shape, requires_grad=need_dx)

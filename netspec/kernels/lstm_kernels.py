@@ -7,49 +7,82 @@
 The spec language's wording ("cell without activation on its update") is read as this standard
 cell, the one torch.nn.LSTM and ONNX LSTM compute, so that PyTorch parity and ONNX export hold.
 
-How it is fast (DESIGN.md section 4):
-- one GEMM projects the inputs of all steps; one fused 4-gate GEMM per step; the weight
-  gradients are GEMMs over all steps after the time loop;
-- internally the gate blocks are reordered to i, f, o, g so the three sigmoid gates form one
-  contiguous block, and their columns of the weights and bias are pre-scaled by 1/2 (exact in
-  floating point): sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so ONE tanh call covers all four gates
-  (numpy's tanh is faster than its exp), followed by two cheap ops on the sigmoid block;
-- the buffer of the input projection becomes the gate activations, then (in backward, in
-  place) the gate gradients: backward consumes its cache, so it runs once per forward, as the
-  executor does.
-Variable lengths: see recurrent_layout.py.
+Calling convention (kernels/registry.py): `lstm_forward(attrs, [x], params, ctx)`, x (batch,
+time, in), returns y ((batch, time, H) with return_sequences, else (batch, H)) and a cache
+(None when ctx.training is False: inference keeps nothing for backward).
+`lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx)` consumes that cache (its buffers
+go back to the scratch pool of recurrent_buffers.py: call it at most once per forward),
+overwrites grads[role] (parameter layout, gate order i, f, g, o) and returns [dx or None].
+
+Internal layout. The kernels run FEATURE-major: every per-step array is (features, batch), so a
+gate block of one step is one contiguous (H, batch) array and each elementwise call is a single
+contiguous loop (numpy runs row-strided (batch, H) slices 2-3x slower). Time runs over the
+sorted time-major layout of recurrent_layout.py (variable lengths: the samples running at step
+t are the columns [:counts[t]]). Gate blocks are reordered to o, i, f, g (`_internal`,
+`_to_param_order`). With te = t_eff and B = batch:
+- G (te, 4, H, B): the input projection of all steps (one batched GEMM), then, step by step,
+  the activations o, i, f and sigmoid(2 z_g) (inference: one step, projected step by step);
+- CY (te + 1, 2, H, B): CY[t] = [g_t, c_{t-1}], adjacent so that ONE product with G[t, 1:3]
+  gives [i g, f c_{t-1}]; CY[t + 1, 1] = c_t;
+- TC (te, H, B) = tanh(c_t); HS (te + 1, H, B), HS[t + 1] = h_t.
+
+How it is fast (DESIGN.md section 4): at batch 32 and 64 units the count and kind of numpy calls
+per step dominate, and np.exp is ~1.5-2x faster than np.tanh on float32. So
+- the weight columns are pre-scaled by -1 (sigmoid gates) and -2 (the g gate): ONE exp, one add
+  and one reciprocal give sigmoid of all four blocks, and g = tanh(z) = 2 sigmoid(2 z) - 1;
+- backward first computes, vectorised over all steps, the factors that do not depend on the
+  recurrence (sigmoid', 1 - tanh^2 and their products, `_backward_factors`); each step is
+  then 3 elementwise calls and one GEMM writing Z (te, 6, H, B) = [dc via dh, dz_o, dz_i,
+  dz_f, dz_g, dc_{t-1}]; the weight gradients are single GEMMs over all steps after the loop.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .recurrent_buffers import give, take
 from .recurrent_layout import (
     batch_major,
     last_state,
     make_layout,
     sorted_rows,
     time_major,
-    zero_padded_rows,
 )
 
+# forward pre-scaling of the internal blocks o, i, f, g: exp(u) = exp(-z) or exp(-2 z)
+_SCALE = (-1.0, -1.0, -1.0, -2.0)
 
-def _internal(w: np.ndarray, h: int, half: bool) -> np.ndarray:
-    """Gate blocks i, f, g, o (last axis) -> i, f, o, g; sigmoid blocks times 0.5 if `half`."""
+
+def _internal(w: np.ndarray, h: int, scaled: bool) -> np.ndarray:
+    """Gate blocks i, f, g, o (last axis) -> o, i, f, g; times _SCALE if `scaled`."""
     out = np.empty_like(w)
-    out[..., : 2 * h] = w[..., : 2 * h]
-    out[..., 2 * h : 3 * h] = w[..., 3 * h :]
+    out[..., :h] = w[..., 3 * h :]
+    out[..., h : 3 * h] = w[..., : 2 * h]
     out[..., 3 * h :] = w[..., 2 * h : 3 * h]
-    if half:
-        out[..., : 3 * h] *= 0.5
+    if scaled:
+        out[..., : 3 * h] *= _SCALE[0]
+        out[..., 3 * h :] *= _SCALE[3]
     return out
 
 
 def _to_param_order(src: np.ndarray, dst: np.ndarray, h: int) -> None:
-    """dst <- src with gate blocks i, f, o, g back in the parameters' order i, f, g, o."""
-    dst[..., : 2 * h] = src[..., : 2 * h]
+    """dst <- src with internal gate blocks o, i, f, g back in the parameters' order i, f, g, o."""
+    dst[..., : 2 * h] = src[..., h : 3 * h]
     dst[..., 2 * h : 3 * h] = src[..., 3 * h :]
-    dst[..., 3 * h :] = src[..., 2 * h : 3 * h]
+    dst[..., 3 * h :] = src[..., :h]
+
+
+def _cell(u, cy, c_out, tc_out, h_out, w) -> None:
+    """One step's cell update in place, all (·, H, B): u = exp argument (4 blocks) -> o, i, f,
+    sigmoid(2 z_g); cy[0] <- g; c_out <- f cy[1] + i g; tc_out <- tanh(c); h_out <- o tc."""
+    np.exp(u, out=u)
+    u += 1
+    np.reciprocal(u, out=u)  # o, i, f, sigmoid(2 z_g)
+    np.multiply(u[3], 2, out=cy[0])
+    cy[0] -= 1  # g = 2 sigmoid(2 z_g) - 1
+    np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
+    np.add(w[0], w[1], out=c_out)
+    np.multiply(u[0], np.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
 
 
 def lstm_forward(attrs, xs, params, ctx):
@@ -57,104 +90,149 @@ def lstm_forward(attrs, xs, params, ctx):
     recurrent = params["recurrent"]
     batch, steps, n_in = x.shape
     h = recurrent.shape[0]
-    h3 = 3 * h
+    dt = x.dtype
     lay = make_layout(ctx.lengths, batch, steps)
-    te = lay.t_eff
-    kernel_s = _internal(params["kernel"], h, half=True)
-    recur_s = _internal(recurrent, h, half=True)
-    bias_s = _internal(params["bias_ih"] + params["bias_hh"], h, half=True)
-
+    te, counts = lay.t_eff, lay.counts
+    seq = attrs["return_sequences"]
+    recur_t = _internal(recurrent, h, scaled=True).T  # (4H, H)
+    kernel_t = _internal(params["kernel"], h, scaled=True).T  # (4H, in)
+    bias = _internal(params["bias_ih"] + params["bias_hh"], h, scaled=True)[:, None]
     xt = time_major(x, lay)
-    # gates: the input projection, then (step by step) the activations i, f, o, g
-    gates = np.empty((te, batch, 4 * h), dtype=x.dtype)
-    np.matmul(xt.reshape(te * batch, n_in), kernel_s, out=gates.reshape(te * batch, 4 * h))
-    gates += bias_s
-    hs = np.empty((te + 1, batch, h), dtype=x.dtype)  # hs[t + 1] = h_t
-    cs = np.empty((te + 1, batch, h), dtype=x.dtype)  # cs[t + 1] = c_t
-    tc = np.empty((te, batch, h), dtype=x.dtype)  # tanh(c_t)
-    hs[0] = 0
-    cs[0] = 0
-    tmp = np.empty((batch, 4 * h), dtype=x.dtype)
-    ig = np.empty((batch, h), dtype=x.dtype)
-    for t, n in enumerate(lay.counts):
-        u = gates[t, :n]
-        if t:  # h_0 = 0
-            u += np.matmul(hs[t, :n], recur_s, out=tmp[:n])
-        np.tanh(u, out=u)
-        s = u[:, :h3]
-        s *= 0.5
-        s += 0.5
-        c = cs[t + 1, :n]
-        np.multiply(u[:, h : 2 * h], cs[t, :n], out=c)  # f * c_{t-1}
-        igt = np.multiply(u[:, :h], u[:, h3:], out=ig[:n])  # i * g
-        c += igt
-        tct = np.tanh(c, out=tc[t, :n])
-        np.multiply(u[:, 2 * h : h3], tct, out=hs[t + 1, :n])  # o * tanh(c)
-        if n < batch:
-            hs[t + 1, n:] = 0  # finished samples: output 0; their rows are never read again
-    y = batch_major(hs[1:], lay) if attrs["return_sequences"] else last_state(hs, lay)
-    return y, (xt, hs, cs, tc, gates, lay)
+    xT = xt.transpose(0, 2, 1)  # (te, in, B) views
+    train = ctx.training
+    # Training keeps every step (backward reads them); inference keeps one step of gates and
+    # two of states (all h_t with return_sequences or lengths), so its buffers stay in cache.
+    G = take((te if train else 1, 4, h, batch), dt)
+    if train:  # the input projection of all steps: z_t^T = kernel^T x_t^T, one batched GEMM
+        g3 = G.reshape(te, 4 * h, batch)
+        np.matmul(kernel_t, xT, out=g3)
+        g3 += bias
+    CY = take((te + 1 if train else 2, 2, h, batch), dt)
+    TC = take((te if train else 1, h, batch), dt)
+    HS = take((te + 1 if train or seq or lay.padded else 2, h, batch), dt)
+    HS[0] = 0
+    CY[0, 1] = 0
+    tmp = take((4 * h, batch), dt, zero=lay.padded)  # columns past the running ones stay 0
+    w = take((2, h, batch), dt)
+    # Every step runs all B columns (contiguous calls); with lengths, the columns of finished
+    # samples run on over zero inputs (finite, never read): their outputs are zeroed below and
+    # backward masks their gradients. Only the recurrent GEMM skips them.
+    nc, nh = CY.shape[0], HS.shape[0]
+    with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, the right limit
+        for t in range(te):
+            u, n = G[t if train else 0], counts[t]
+            u2 = u.reshape(4 * h, batch)
+            if not train:
+                np.matmul(kernel_t, xT[t], out=u2)
+                u2 += bias
+            if t:  # h_0 = 0
+                if n < counts[t - 1]:
+                    tmp[:, n:] = 0
+                np.matmul(recur_t, HS[t % nh, :, :n], out=tmp[:, :n])
+                u2 += tmp
+            _cell(u, CY[t % nc], CY[(t + 1) % nc, 1], TC[t if train else 0], HS[(t + 1) % nh], w)
+    if lay.padded and seq:
+        HS[1:] *= _step_mask(lay, dt)[:, None]  # outputs at padded steps are 0
+    hs = HS.transpose(0, 2, 1)  # (·, B, H) views
+    if seq:
+        y = batch_major(hs[1:], lay)
+    else:
+        y = last_state(hs, lay) if nh == te + 1 else hs[te % nh].copy()
+    give(tmp, w)
+    if not train:
+        give(G, CY, TC, HS)
+        return y, None
+    return y, (xt, HS, CY, TC, G, lay)
+
+
+def _backward_factors(G, CY, TC):
+    """The step-local factors of the gate gradients, for all steps at once.
+
+    AB (te, 2, H, B) multiplies dL/dh_t: [o (1 - tanh(c)^2), tanh(c) o (1 - o)];
+    P (te, 4, H, B) multiplies dL/dc_t: [g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2), f].
+    """
+    te = G.shape[0]
+    sig = G[:, :3]  # o, i, f
+    ds = np.subtract(1, sig, out=take(sig.shape, sig.dtype))
+    ds *= sig  # sigmoid'
+    o, i, f = G[:, 0], G[:, 1], G[:, 2]
+    g, c_prev = CY[:te, 0], CY[:te, 1]
+    AB = take((te, 2, *TC.shape[1:]), G.dtype)
+    a = AB[:, 0]
+    np.multiply(TC, TC, out=a)
+    np.subtract(1, a, out=a)
+    a *= o
+    np.multiply(TC, ds[:, 0], out=AB[:, 1])
+    P = take(G.shape, G.dtype)
+    np.multiply(g, ds[:, 1], out=P[:, 0])
+    np.multiply(c_prev, ds[:, 2], out=P[:, 1])
+    pg = P[:, 2]
+    np.multiply(g, g, out=pg)
+    np.subtract(1, pg, out=pg)
+    pg *= i
+    P[:, 3] = f
+    give(ds)
+    return AB, P
+
+
+def _step_mask(lay, dtype) -> np.ndarray:
+    """(t_eff, B) 1 at real steps, 0 at padded ones (sorted column order)."""
+    return (np.arange(lay.t_eff)[:, None] < lay.lengths[None, :]).astype(dtype)
 
 
 def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
-    xt, hs, cs, tc, gates, lay = cache
+    xt, HS, CY, TC, G, lay = cache
     h = params["recurrent"].shape[0]
-    h2, h3, h4 = 2 * h, 3 * h, 4 * h
     te, batch = lay.t_eff, lay.batch
-    recur_t = _internal(params["recurrent"], h, half=False).T
+    dt = dy.dtype
+    recur = _internal(params["recurrent"], h, scaled=False)  # (H, 4H): dh^T = recur dz^T
     seq = attrs["return_sequences"]
-    if seq:
-        dyt = time_major(dy, lay, zero_padded=False)
-        dh = np.zeros((batch, h), dtype=dy.dtype)
-    else:
-        dh = sorted_rows(dy, lay)  # finished rows carry it down to their last real step
-    # dL/dc_t, ping-ponged between two buffers; rows of finished samples stay 0
-    dcs = [np.zeros((batch, h), dtype=dy.dtype), np.zeros((batch, h), dtype=dy.dtype)]
-    w = np.empty((batch, h), dtype=dy.dtype)
-    w3 = np.empty((batch, h3), dtype=dy.dtype)
+    AB, P = _backward_factors(G, CY, TC)
+    if lay.padded:  # AB = 0 at padded steps: there dc, dz and so R^T dz are 0 (by induction)
+        AB *= _step_mask(lay, dt)[:, None, None]
+    if seq:  # dy enters at every step (0 at padded steps)
+        inject = np.ascontiguousarray(time_major(dy, lay).transpose(0, 2, 1))
+        dh = inject[te - 1].copy() if te else np.zeros((h, batch), dtype=dt)
+    else:  # dy enters at each sample's last real step
+        dh = np.ascontiguousarray(sorted_rows(dy, lay).T)
+        dy_sorted = dh.copy() if lay.padded else None
+    counts = lay.counts
+    Z, dc = take((te, 6, h, batch), dt), take((h, batch), dt)
     for t in range(te - 1, -1, -1):
-        n = lay.counts[t]
-        a = gates[t, :n]  # activations i, f, o, g, overwritten in place by dL/dz
-        i, f, o, g = a[:, :h], a[:, h:h2], a[:, h2:h3], a[:, h3:]
-        d = dh[:n]
-        if seq:
-            d += dyt[t, :n]
-        tct = tc[t, :n]
-        dc, dc_prev = dcs[0][:n], dcs[1][:n]
-        s3 = np.subtract(1, a[:, :h3], out=w3[:n])  # sigmoid' = s (1 - s), for i, f, o
-        s3 *= a[:, :h3]
-        wn = np.multiply(tct, tct, out=w[:n])  # dc += dh * o * (1 - tanh(c)^2)
-        np.subtract(1, wn, out=wn)
-        wn *= o
-        wn *= d
-        dc += wn
-        np.multiply(d, tct, out=o)  # dL/do
-        wn = np.multiply(g, g, out=w[:n])  # dL/dz_g = dc * i * (1 - g^2)
-        np.subtract(1, wn, out=wn)
-        wn *= i
-        np.multiply(dc, g, out=i)  # dL/di
-        np.multiply(wn, dc, out=g)
-        np.multiply(dc, f, out=dc_prev)  # dL/dc_{t-1}
-        np.multiply(dc, cs[t, :n], out=f)  # dL/df
-        a[:, :h3] *= s3
-        dcs.reverse()
-        if t:
-            np.matmul(a, recur_t, out=d)
-    dzs = gates  # now dL/dz, gate order i, f, o, g
-    zero_padded_rows(dzs, lay)
-    dz2 = dzs.reshape(te * batch, h4)
+        zt = Z[t]
+        np.multiply(dh, AB[t], out=zt[:2])  # [dc via dh, dz_o]
+        d = np.add(zt[0], Z[t + 1, 5], out=dc) if t + 1 < te else zt[0]  # + f_{t+1} dc_{t+1}
+        np.multiply(d, P[t], out=zt[2:])  # [dz_i, dz_f, dz_g, dc_{t-1}]
+        if t:  # finished columns have dz = 0: the GEMM skips them (their dh is not read)
+            n = counts[t]
+            np.matmul(recur, zt[1:5].reshape(4 * h, batch)[:, :n], out=dh[:, :n])
+            if seq:
+                dh += inject[t - 1]
+            elif dy_sorted is not None and counts[t - 1] > counts[t]:
+                # the samples whose last real step is t - 1 (sorted: a range of columns)
+                dh[:, counts[t] : counts[t - 1]] = dy_sorted[:, counts[t] : counts[t - 1]]
+    # dz^T of all steps side by side: (4H, te B), columns in time-major order
+    dz = take((4 * h, te, batch), dt)
+    np.copyto(dz, Z[:, 1:5].reshape(te, 4 * h, batch).transpose(1, 0, 2))
+    give(Z, dc, AB, P, G, CY, TC)
+    dz = dz.reshape(4 * h, te * batch)
     if "kernel" in grads:
-        _to_param_order(np.matmul(xt.reshape(te * batch, xt.shape[2]).T, dz2), grads["kernel"], h)
+        _to_param_order(np.matmul(dz, xt.reshape(te * batch, xt.shape[2])).T, grads["kernel"], h)
     if "recurrent" in grads:
-        prev = hs[1:te].reshape(max(te - 1, 0) * batch, h)  # h_0 = 0 adds nothing
-        _to_param_order(np.matmul(prev.T, dz2[batch:]), grads["recurrent"], h)
+        prev = take((h, max(te - 1, 0), batch), dt)  # h_0 = 0 adds nothing
+        np.copyto(prev, HS[1:te].transpose(1, 0, 2))
+        _to_param_order(np.matmul(prev.reshape(h, -1), dz[:, batch:].T), grads["recurrent"], h)
+        give(prev)
+    give(HS)
     if "bias_ih" in grads or "bias_hh" in grads:
-        db = dz2.sum(axis=0)
+        db = dz.sum(axis=1)
         for role in ("bias_ih", "bias_hh"):
             if role in grads:
                 _to_param_order(db, grads[role], h)
-    if not need_dx[0]:
-        return [None]
-    kernel = _internal(params["kernel"], h, half=False)
-    dxt = np.matmul(dz2, kernel.T).reshape(te, batch, kernel.shape[0])
-    return [batch_major(dxt, lay)]
+    dx = None
+    if need_dx[0]:
+        kernel = _internal(params["kernel"], h, scaled=False)  # (in, 4H)
+        dxt = np.matmul(kernel, dz).reshape(kernel.shape[0], te, batch).transpose(1, 2, 0)
+        dx = batch_major(dxt, lay)
+    give(dz)
+    return [dx]
