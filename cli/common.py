@@ -9,7 +9,7 @@ JSON document is the only thing written to stdout. Exit codes (also in the READM
     2  command-line usage (Typer's own)
     3  training diverged (NaN/inf loss; the last good checkpoint is kept)
     4  internal error (a bug in netspec: a one-line "please report" message)
-    130 interrupted (Ctrl-C)
+    130 interrupted (Ctrl-C or SIGTERM: a clean stop, the last epoch's checkpoint kept)
     141 the output pipe was closed by its reader
 
 Set NETSPEC_DEBUG=1 to get the full traceback of an internal error instead.
@@ -21,6 +21,7 @@ import functools
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -47,8 +48,17 @@ def debug_enabled() -> bool:
 
 
 def say(message: str) -> None:
-    """One line of human output on stderr."""
-    typer.echo(message, err=True)
+    """One line of human output on stderr (always valid UTF-8, whatever a name holds)."""
+    typer.echo(printable(message), err=True)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Lone surrogates (from a JSON "\\ud800" escape or a non-UTF-8 file name) cannot be encoded
+    as UTF-8: show them as their escape."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _finite(value: Any) -> Any:
@@ -64,8 +74,17 @@ def _finite(value: Any) -> Any:
 
 def emit_json(document: Any) -> None:
     """The machine output of a command: one JSON document on stdout (strict JSON)."""
-    sys.stdout.write(json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    sys.stdout.flush()
+    # Lone surrogates can only sit inside JSON strings, where their \\uXXXX escape is valid JSON
+    # (and the output stays valid UTF-8).
+    text = printable(json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def stdout_console(**kwargs):
@@ -131,6 +150,25 @@ def report_internal(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C (checkpoints are written atomically
+    at epoch ends, so the run stays resumable)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def install_sigterm() -> None:
+    import signal
+
+    if hasattr(signal, "SIGTERM"):
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread (an embedding application): leave it alone
+            pass
+
+
 def handle_errors(command: Callable) -> Callable:
     """Decorate a command: NetspecError -> its message and exit code; Ctrl-C -> 130; anything
     unexpected -> a one-line internal-error report and exit 4 (a traceback only with
@@ -139,6 +177,7 @@ def handle_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         as_json = bool(kwargs.get("json_output"))
+        install_sigterm()
         try:
             result = command(*args, **kwargs)
             sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
@@ -147,8 +186,12 @@ def handle_errors(command: Callable) -> Callable:
             raise  # typer.Exit and usage errors keep their own exit codes
         except NetspecError as exc:
             raise typer.Exit(report_error(exc, as_json)) from None
-        except KeyboardInterrupt:
-            say("interrupted")
+        except KeyboardInterrupt as exc:
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            say(what)
+            if as_json:
+                emit_json({"ok": False, "errors": [{"code": "interrupted", "message": what,
+                                                    "file": "", "line": 0, "col": 0, "path": ""}]})  # fmt: skip
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:  # the reader of our output went away (`netspec predict ... | head`)
             devnull = os.open(os.devnull, os.O_WRONLY)

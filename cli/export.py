@@ -33,8 +33,9 @@ def _render(report: dict, console) -> None:
 @handle_errors
 def export(
     run: Annotated[Path, typer.Argument(help="A run folder, or a spec (its latest run).", show_default=False)],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: <run>/<spec name>.onnx).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The .onnx file (default: `<run>/<spec name>.onnx`).")] = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset, 13 to 21.")] = 17,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Export a trained model to ONNX: standardization and class names embedded, dynamic batch,
@@ -44,7 +45,12 @@ def export(
     from netspec.export.errors import ParityError
     from netspec.export.serve import export_run
 
+    from netspec.safe_io import refuse_overwrite
+    from netspec.training.run_files import run_file_paths
+
     model = netspec.load_run(run)
+    if output is not None:
+        refuse_overwrite(output, force, "--output", run_file_paths(model.run_dir), model.run_dir)
     path = output or (model.run_dir / f"{model.spec.name}.onnx")
     report = export_run(model, path, opset)
     console = stderr_console()

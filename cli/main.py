@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(report_error(exc))
     except KeyboardInterrupt:
         say("interrupted")
+        if "--json" in args:  # outside a command (while parsing): still one document
+            from .common import emit_json
+
+            emit_json({"ok": False, "errors": [{"code": "interrupted", "message": "interrupted",
+                                                "file": "", "line": 0, "col": 0, "path": ""}]})  # fmt: skip
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         if debug_enabled():

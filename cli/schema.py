@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from netspec.training.checkpoint import atomic_write
+from netspec.safe_io import atomic_write
 from netspec.spec import Spec
 
 from .common import JsonOption, emit_json, handle_errors, say

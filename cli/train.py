@@ -92,7 +92,7 @@ def metrics_table(metrics: dict):
 @handle_errors
 def train(
     spec: Annotated[Path, typer.Argument(help="The spec file (.toml or .json).", show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default: runs/<name>, or runs/<name>-N if taken).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default: `runs/<name>`, or `runs/<name>-N` if taken).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override train.epochs.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Override the spec's seed.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the latest (or --out) run from its last checkpoint.")] = False,

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from .compiler import Compiled, compile_spec
+from . import safe_io
 from .errors import CheckpointError, DataError, NetspecError
 from .executor import ParamStore, Plan
 from .spec import Spec, load_spec
 from .training.evaluate import evaluate_arrays
 from .training.events import Event
 from .training.loop import Trainer, rng_tree
-from .training.run_files import RunFiles, fresh_run_dir, latest_run_dir, spec_hash
+from .training.run_files import RunFiles, check_out_dir, claim_run_dir, latest_run_dir, spec_hash
+from .training.checkpoint import check_tensors
 from .training.warm_start import warm_start
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -87,7 +89,11 @@ class Model:
         check_input_sizes(self.graph, xs)
         parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        out = np.concatenate(parts) if parts else np.zeros((0, *self.graph.output_shape[1:]))
+        out = np.concatenate(parts) if parts else None
+        if out is None:
+            sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
+            out = np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),
+                           self.store.flat.dtype)  # fmt: skip
         return self.target_scaler.unscale(out) if self.target_scaler is not None else out
 
     def predict_texts(self, texts: list[str]) -> np.ndarray:
@@ -224,9 +230,14 @@ def train(
     meta = _model_meta(spec, splits, n_epochs)
 
     files = None
+    restart = False
     if save:
         base = Path("runs") / spec.name
-        folder = Path(out) if out else (latest_run_dir(base) if resume else fresh_run_dir(base))
+        if out:
+            folder = Path(out)
+            check_out_dir(folder)
+        else:
+            folder = latest_run_dir(base) if resume else claim_run_dir(base)
         if resume and folder is None:
             raise CheckpointError(f"no earlier run of {spec.name!r} under runs/ to resume; start without --resume")
         if not resume and (folder / "spec.json").exists():
@@ -235,6 +246,12 @@ def train(
                 "(a new run never overwrites an old one)"
             )
         files = RunFiles(folder, spec, meta)
+        # A run stopped before its first checkpoint (killed, diverged, disk full in epoch 1)
+        # has nothing to resume: --resume starts it again in its own folder.
+        restart = resume and not files.has_checkpoint() and (folder / "spec.json").exists()
+        if restart and not files.same_spec():
+            raise CheckpointError(f"{folder}: the spec changed since this run started; it has no checkpoint "
+                                  "to resume: start without --resume")  # fmt: skip
     augment = None
     if spec.data is not None and spec.data.augment is not None:
         from .data.augment import make_augment
@@ -242,14 +259,17 @@ def train(
         augment = make_augment(spec.data.augment)
     trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files,
                       rngs=rngs, target_scaler=splits.target_scaler, augment=augment)  # fmt: skip
-    if resume:
+    if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
+        check_tensors(files.folder / "last.safetensors", arrays, store.values)
+        if best is not None:
+            check_tensors(files.folder / "best.safetensors", best, store.values)
         trainer.restore(arrays, ck_meta, best)
         if epochs is None:
             trainer.epochs = ck_meta.get("epochs", n_epochs)
         files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
-        files.start(spec_dir(spec))
+        files.start(spec_dir(spec), restart=restart)
     if files is not None and splits.vocabulary is not None:  # what a server needs to tokenize
         from .training.checkpoint import write_json
 
@@ -282,7 +302,7 @@ def load_run(path: str | Path) -> Model:
     """Load a trained model from a run folder (or a spec: its latest run under runs/)."""
     from .data import Standardizer
     from .spec.load import parse_text, validate_data
-    from .training.checkpoint import load_checkpoint
+    from .training.checkpoint import check_class_names, load_checkpoint
 
     path = Path(path)
     if path.is_file() and path.suffix in (".toml", ".json") and path.name != "spec.json":
@@ -301,18 +321,24 @@ def load_run(path: str | Path) -> Model:
             raise CheckpointError(f"{path}: training did not finish (no model.safetensors); if it was "
                                   f"interrupted, `netspec train SPEC --resume --out {path}` completes it")
         raise CheckpointError(f"{path}: training stopped before its first epoch ended: train again")
-    data, smap = parse_text(spec_file.read_text(), str(spec_file), "json")
+    text = safe_io.read_text(spec_file, limit=safe_io.JSON_LIMIT, what="spec.json",
+                             error=lambda m: CheckpointError(f"{spec_file}: {m}"))  # fmt: skip
+    data, smap = parse_text(text, str(spec_file), "json")
     spec = validate_data(data, smap)
     compiled = compile_spec(spec)
     arrays, meta = load_checkpoint(weights)
+    if meta.get("spec_hash") is not None and meta["spec_hash"] != spec_hash(spec):
+        raise CheckpointError(f"{spec_file}: was edited after training (its spec hash {spec_hash(spec)} differs "
+                              f"from {meta['spec_hash']} recorded in {weights.name}); restore it, or train again")  # fmt: skip
     store = ParamStore.create(compiled.graph, DTYPES[spec.train.dtype], None)
-    missing = set(store.values) - set(arrays)
-    if missing:
-        raise CheckpointError(f"{weights}: missing parameters {sorted(missing)}")
+    check_tensors(weights, arrays, store.values)
     store.load({k: arrays[k] for k in store.values})
     from .data.target_scaling import TargetScaler
 
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
+    if std is not None:
+        check_standardizer(std, spec, weights)
+    check_class_names(meta.get("class_names"), spec.train.loss, compiled.graph.output_shape[-1], str(weights))
     tscale = TargetScaler.from_dict(meta["target_scaler"]) if meta.get("target_scaler") else None
     vocab = None
     if meta.get("vocabulary"):
@@ -321,6 +347,18 @@ def load_run(path: str | Path) -> Model:
         vocab = Vocabulary.from_dict(meta["vocabulary"])
     return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path,
                  tscale, vocab)  # fmt: skip
+
+
+def check_standardizer(std, spec: Spec, where: Path) -> None:
+    """The saved mean/std have the shape training fitted: one value per input element, size 1
+    along named axes (every axis for a series)."""
+    series = spec.data is not None and spec.data.series is not None
+    want = [1 if series or isinstance(d, str) else d for d in spec.model.input_shape]
+    if spec.data is not None and spec.data.is_image_folder:  # per channel
+        want = [spec.model.input_shape[0]] + [1] * (len(spec.model.input_shape) - 1)
+    if list(std.mean.shape) != want:
+        raise CheckpointError(f"{where}: standardizer has shape {list(std.mean.shape)}, but inputs of shape "
+                              f"{list(spec.model.input_shape)} need {want}")  # fmt: skip
 
 
 def check_input_sizes(graph, x: np.ndarray) -> None:

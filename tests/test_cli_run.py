@@ -9,21 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from netspec_cli.main import app
+from hardening_helpers import run  # one CLI runner for the CLI tests
 
 ROOT = Path(__file__).resolve().parent.parent
 IRIS = ROOT / "specs" / "iris_mlp.toml"
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:  # click >= 8.2 keeps stderr apart already
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,20 @@ show as skips with the pattern that matched:
 - "_training_mode": netspec runs and exports batch norm in inference form only.
 - "_ceil", "_dilations": netspec pools in floor mode without dilation.
 - "_count_include_pad": netspec's average pooling leaves padding out of the count.
-- "_with_argmax", "_uint8": MaxPool's Indices output; integer pooling.
-- "_bidirectional", "_reverse", "_peepholes": forward-only RNN/LSTM without peepholes.
-Not included at all: Add on integer types (float kernels), GatherElements (not Gather), 3-D
-conv/pools (netspec has 1-D and 2-D), ConvInteger/ConvTranspose, Reduce* (the exporter emits
-them but the IR has no general reduction op).
+Every exclude pattern matches an included test (checked below), so none is dead.
+Not included at all (the include patterns leave them out): MaxPool's Indices output and integer
+pooling, bidirectional/reverse/peephole RNNs, training-mode batch norm, Add/Sub/Div on integer
+types (float kernels), GatherElements (not Gather), 3-D conv/pools (netspec has 1-D and 2-D),
+ConvInteger/ConvTranspose, Reduce* on booleans or empty sets.
+Every op type the exporter emits has node tests here (checked below: GLUE covers the
+structural ops around the kernels: Sub, Div, ReduceMean, ReduceMax, Transpose, Squeeze, Identity).
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 
 import onnx.backend.test
 
@@ -54,15 +57,22 @@ FAMILIES = [
     ),
     (("lstm",), [r"^test_lstm_(defaults|with_initial_bias|batchwise)_cpu$"]),
 ]
-EXCLUDE = [r"_expanded", r"_training_mode", r"_ceil", r"_dilations", r"_count_include_pad", r"_uint8",
-           r"_with_argmax", r"_bidirectional", r"_reverse", r"_peepholes"]  # fmt: skip
+# The structural ops the exporter emits around the kernels (backend_glue.py): no IR op of their own.
+GLUE = [
+    r"^test_sub(_bcast|_example)?_cpu$", r"^test_div(_bcast|_example)?_cpu$",
+    r"^test_reduce_mean_(default_axes_keepdims|do_not_keepdims|keepdims|negative_axes_keepdims)_(example|random)_cpu$",
+    r"^test_reduce_max_(default_axes_keepdims?|do_not_keepdims|keepdims|negative_axes_keepdims)_(example|random)_cpu$",
+    r"^test_transpose_(default|all_permutations_[0-9])_cpu$", r"^test_squeeze(_negative_axes)?_cpu$",
+    r"^test_identity_cpu$",
+]  # fmt: skip
+EXCLUDE = [r"_expanded", r"_ceil", r"_dilations", r"_count_include_pad"]
 
 ENABLED = [ops for ops, _ in FAMILIES if all(get_op(op).forward is not None for op in ops)]
 
 with warnings.catch_warnings():  # generating ONNX's test data warns about overflows it intends
     warnings.simplefilter("ignore", RuntimeWarning)
     backend_test = onnx.backend.test.BackendTest(NetspecBackend, __name__)
-INCLUDED = [p for ops, patterns in FAMILIES if ops in ENABLED for p in patterns]
+INCLUDED = [p for ops, patterns in FAMILIES if ops in ENABLED for p in patterns] + GLUE
 for p in INCLUDED:
     backend_test.include(p)
 for p in EXCLUDE:
@@ -76,3 +86,66 @@ for _name in [n for n in vars(_node_tests) if n.startswith("test_")]:
         delattr(_node_tests, _name)
 globals().update({"OnnxBackendNodeModelTest": _node_tests})
 del _node_tests  # unittest classes are collected under any name: keep one reference
+
+
+_ALL_NODE_TESTS = [n for n in vars(backend_test.test_cases["OnnxBackendNodeModelTest"]) if n.startswith("test_")]
+
+
+def test_every_exclude_pattern_matches_an_included_test():
+    included = [n for n in _ALL_NODE_TESTS if any(re.search(p, n) for p in INCLUDED)]
+    dead = [p for p in EXCLUDE if not any(re.search(p, n) for n in included)]
+    assert not dead, f"exclude patterns that match no included test: {dead}"
+
+
+def test_every_include_pattern_selects_tests():
+    empty = [p for p in INCLUDED if not any(re.search(p, n) for n in _ALL_NODE_TESTS)]
+    assert not empty, empty
+
+
+def test_every_op_type_the_exporter_emits_has_node_tests():
+    from netspec.export.backend import HANDLERS
+    emitted = _emitted_op_types()
+    runnable = [n for n in _ALL_NODE_TESTS if any(re.search(p, n) for p in INCLUDED)]
+    for op in sorted(emitted):
+        assert op in HANDLERS, f"{op} has no conformance handler"
+        stem = "test_" + re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()
+        stem = {"test_gemm": "test_gemm", "test_l_s_t_m": "test_lstm", "test_r_n_n": "test_rnn",
+                "test_batch_normalization": "test_batchnorm", "test_leaky_relu": "test_leakyrelu",
+                "test_max_pool": "test_maxpool", "test_average_pool": "test_averagepool",
+                "test_global_average_pool": "test_globalaveragepool", "test_global_max_pool": "test_globalmaxpool",
+                "test_mat_mul": "test_matmul", "test_conv": "test_conv"}.get(stem, stem)  # fmt: skip
+        alt = {"test_rnn": "test_simple_rnn", "test_conv": "test_basic_conv"}.get(stem, stem)
+        assert any(n.startswith((stem, alt)) for n in runnable), f"no node test runs for {op}"
+
+
+def _emitted_op_types() -> set[str]:
+    """Op types the exporter can write: every ONNX op name spelled in its source, plus those in
+    exports of the example specs (with standardization, and lengths for recurrent ones)."""
+    import numpy as np
+    import onnx.defs
+
+    import netspec
+    from netspec.compiler import compile_spec
+    from netspec.executor import ParamStore
+    from netspec.export.onnx_export import export_onnx
+
+    root = Path(__file__).resolve().parent.parent
+    seen: set[str] = set()
+    for source in (root / "netspec" / "export").rglob("*.py"):
+        if source.name.startswith("backend") or source.name in ("validate.py", "model_file.py"):  # readers, not writers
+            continue
+        seen |= {w for w in re.findall(r'"([A-Z][A-Za-z]+)"', source.read_text()) if onnx.defs.has(w)}
+    for spec_file in sorted((root / "specs").glob("*.toml")):
+        spec = netspec.load(spec_file)
+        compiled = compile_spec(spec)
+        store = ParamStore.create(compiled.graph, np.float32, np.random.default_rng(0))
+        std = None
+        if spec.model.input_dtype != "int64":
+            from netspec.data import Standardizer
+
+            shape = [1 if isinstance(d, str) else d for d in spec.model.input_shape]
+            std = Standardizer(np.zeros(shape), np.ones(shape))
+        recurrent = any(ly.type in ("lstm", "rnn") for ly in spec.model.layers)
+        model = export_onnx(compiled.graph, store.values, standardizer=std, sequence_lengths=recurrent)
+        seen |= {node.op_type for node in model.graph.node}
+    return seen

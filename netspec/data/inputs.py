@@ -9,7 +9,7 @@ import numpy as np
 from ..spec.models import Spec
 from .dataset import Dataset
 from .examples import read_examples
-from .load import standardize
+from .load import check_data_file, standardize
 from .shapes import time_axis
 from .standardize import Standardizer
 from .targets import encode_targets
@@ -36,7 +36,7 @@ def load_inputs(
     `require_targets=True` (eval) makes a missing target an error. The standardizer is applied.
     """
     mode = "eval" if require_targets else "predict"
-    ex = read_examples(Path(path), spec, mode, feature_names)
+    ex = read_examples(check_data_file(Path(path)), spec, mode, feature_names)
     y, _ = encode_targets(ex, spec, dtype, class_names)  # class_names None: inferred from the file
     int_input = spec.model.input_dtype == "int64"
     ds = Dataset(ex.x.astype(np.int64 if int_input else dtype, copy=False), y, ex.lengths)

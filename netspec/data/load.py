@@ -6,14 +6,24 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import safe_io
 from ..spec.models import Spec
 from .dataset import Dataset, Splits
 from .examples import Examples, read_examples
 from .shapes import symbolic_axes, time_axis
-from .source import fail
+from .source import display_name, fail
 from .split import split_indices
 from .standardize import Standardizer
 from .targets import encode_targets
+
+
+def check_data_file(path: Path) -> Path:
+    """A data file is a regular file under the size cap (a FIFO would block, a device never end)."""
+    if path.is_dir() or not (path.exists() or path.is_symlink()):
+        return path  # the readers word these ("file not found", "is a folder")
+    file = display_name(path)
+    safe_io.check_regular(path, limit=safe_io.DATA_LIMIT, what="data file", error=lambda m: fail(file, m))
+    return path
 
 
 def step_mask(x: np.ndarray, lengths: np.ndarray | None, axis: int) -> np.ndarray | None:
@@ -61,7 +71,7 @@ def load_splits(
     if spec.data is None:
         raise fail("<spec>", "the spec has no [data] table, so there is nothing to train on")
     data = spec.data
-    ex = read_examples(Path(spec_dir) / data.path, spec, "train")
+    ex = read_examples(check_data_file(Path(spec_dir) / data.path), spec, "train")
     y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
     int_input = spec.model.input_dtype == "int64"
     full = _as_dataset(ex, y, dtype, int_input)

@@ -18,11 +18,24 @@ from .source import Locator, fail, name_list
 _PICKLE_HINT = "object arrays need pickle, which netspec never loads; save numeric or string arrays"
 
 
+_MAGIC = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".npy": (b"\x93NUMPY",)}
+
+
 def _check_path(path: Path, file: str, kind: str) -> None:
     if not path.exists():
         raise fail(file, "file not found")
     if path.is_dir():
         raise fail(file, f"is a folder, expected a {kind} file")
+    # numpy treats any other content as a pickle and says so: a CSV named .npz is not a pickle
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise fail(file, f"not a readable {kind} file (it is empty, 0 bytes)")
+    if not head.startswith(_MAGIC[kind]):
+        shown = head.decode("latin-1").encode("unicode_escape").decode()
+        text = head and all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+        raise fail(file, f"not a readable {kind} file (it starts with \"{shown}\")"
+                   + ("; it looks like text: a CSV file should end in .csv" if text else ""))  # fmt: skip
 
 
 class NpzArrays:

@@ -316,3 +316,6 @@ class NetspecBackend(Backend):
 prepare = NetspecBackend.prepare
 run_model = NetspecBackend.run_model
 supports_device = NetspecBackend.supports_device
+
+
+from . import backend_glue  # noqa: E402,F401 - registers the structural ops' handlers

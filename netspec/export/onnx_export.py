@@ -29,6 +29,7 @@ from .emitters import get_emitter
 from .emitters.context import EmitContext
 from .errors import ExportError, OpsetError
 from .postprocess import unscale_output
+from .simplify import cancel_transposes
 
 # opset -> the IR version onnxruntime expects for it (never the installed onnx's default)
 IR_VERSIONS = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
@@ -155,7 +156,7 @@ def export_onnx(
             )
         )
 
-    nodes = [i for i in items if isinstance(i, onnx.NodeProto)]
+    nodes = cancel_transposes([i for i in items if isinstance(i, onnx.NodeProto)], {OUTPUT_NAME})
     inits = [i for i in items if isinstance(i, onnx.TensorProto)]
     output = helper.make_tensor_value_info(
         OUTPUT_NAME, TensorProto.FLOAT, _dims(graph.output_shape)

@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 
-from ..errors import NetspecError
+from .. import safe_io
+from .errors import ExportError
+from .model_file import OnnxFileError, load_onnx, netspec_metadata
 from .onnx_export import DEFAULT_OPSET, export_onnx
-from .validate import check_model, model_metadata, parity_report, run_onnx
+from .validate import OnnxRunner, check_model, model_metadata, parity_report
 
 SAMPLES = 37
 
@@ -37,7 +38,6 @@ def _sample_inputs(model, rng: np.random.Generator, time: int = 12) -> np.ndarra
 def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> dict:
     """Export, validate, check parity with the executor, and write the file (atomically) only
     when parity holds. Returns the report (report["ok"] False means parity failed)."""
-    from ..training.checkpoint import atomic_write
     from ..training.run_files import spec_hash
 
     spec = model.spec
@@ -45,8 +45,13 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     proto = export_onnx(model.graph, model.params, opset=opset, standardizer=model.standardizer,
                         class_names=model.class_names, spec_hash=spec_hash(spec), spec_name=spec.name,
                         sequence_lengths=lengths, target_scaler=model.target_scaler)  # fmt: skip
+    from ..compiler.dims import min_sizes
+
+    least = min_sizes(model.graph)
+    symbolic = [d for d in model.graph.input_shape[1:] if isinstance(d, str)]
     extra = {"netspec_spec": spec.model_dump_json(), "feature_names": json.dumps(model.feature_names),
-             "loss": spec.train.loss, **preprocessing_metadata(model)}  # fmt: skip
+             "loss": spec.train.loss, "min_input_sizes": json.dumps({d: int(least[d]) for d in symbolic}),
+             **preprocessing_metadata(model)}  # fmt: skip
     for key, value in extra.items():
         proto.metadata_props.add(key=key, value=value)
     check_model(proto)
@@ -57,7 +62,7 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     else:
         report = parity_report(proto, lambda a: model.predict(a), [x], task=model.task)
     if report["ok"]:  # a model that fails its parity check is not written
-        atomic_write(path, proto.SerializeToString())
+        safe_io.atomic_write(path, proto.SerializeToString())
     report["path"] = str(path)
     report["opset"] = opset
     report["ir_version"] = proto.ir_version
@@ -87,23 +92,35 @@ class OnnxModel:
         from ..spec import positions, validate_data
 
         self.path = Path(path)
+        file = str(self.path)
+        self.proto = load_onnx(self.path)
+        meta = netspec_metadata(self.proto, file)
+        self.spec = validate_data(meta["spec"], positions.SourceMap(file))
+        self.class_names = meta["class_names"]
+        self.feature_names = meta["feature_names"]
+        self.task = self.spec.train.task if meta["task"] is None else meta["task"]
+        self.loss = self.spec.train.loss if meta["loss"] is None else meta["loss"]
+        if (self.task, self.loss) != (self.spec.train.task, self.spec.train.loss):
+            raise OnnxFileError(f"{file}: metadata task {self.task!r} / loss {self.loss!r} disagree with its "
+                                f"spec ({self.spec.train.task!r} / {self.spec.train.loss!r})")  # fmt: skip
+        if self.task == "classification":
+            from ..training.checkpoint import check_class_names
+
+            dims = self.proto.graph.output[0].type.tensor_type.shape.dim
+            check_class_names(self.class_names, self.loss, dims[-1].dim_value if dims else 0, file)
         try:
-            self.proto = onnx.load(str(self.path))
-        except Exception as exc:  # onnx raises DecodeError / OSError subclasses
-            raise NetspecError(f"{self.path}: not a readable ONNX model ({exc})") from None
-        meta = model_metadata(self.proto)
-        if "netspec_spec" not in meta:
-            raise NetspecError(f"{self.path}: not exported by netspec (no netspec_spec metadata)")
-        self.spec = validate_data(json.loads(meta["netspec_spec"]), positions.SourceMap(str(self.path)))
-        self.class_names = json.loads(meta.get("class_names", "null")) or None
-        self.feature_names = json.loads(meta.get("feature_names", "null"))
-        self.task = meta.get("task", self.spec.train.task)
-        self.loss = meta.get("loss", self.spec.train.loss)
+            self.runner = OnnxRunner(self.proto)
+        except ExportError:
+            raise
+        except Exception as exc:  # onnxruntime refuses the graph: unknown ops, bad types, ...
+            raise OnnxFileError(f"{file}: onnxruntime cannot load the model ({type(exc).__name__}: "
+                                f"{str(exc).strip()[:300]})") from None  # fmt: skip
         self.vocabulary = None
-        if meta.get("vocabulary"):
+        raw = model_metadata(self.proto)
+        if raw.get("vocabulary"):
             from ..data.text import Vocabulary
 
-            self.vocabulary = Vocabulary.from_dict(json.loads(meta["vocabulary"]))
+            self.vocabulary = Vocabulary.from_dict(json.loads(raw["vocabulary"]))
 
     def read(self, input_path: Path, progress=None):
         """Examples from a file, read as in training but raw: standardization (and pixel
@@ -115,7 +132,15 @@ class OnnxModel:
 
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1
-        return run_onnx(self.proto, x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)
+        if not len(x):  # onnxruntime aborts the process on a batch of 0 for some recurrent ops
+            dims = self.proto.graph.output[0].type.tensor_type.shape.dim[1:]
+            steps = x.shape[1] if x.ndim > 1 else 0  # a symbolic output dim is the time axis
+            return np.zeros((0, *[d.dim_value if d.HasField("dim_value") else steps for d in dims]), np.float32)
+        try:
+            return self.runner.run(x, lengths.astype(np.int32) if lengths is not None and takes_lengths else None)[0]
+        except Exception as exc:  # the model's ops fail at run time: a broken model, not a netspec bug
+            raise OnnxFileError(f"{self.path}: onnxruntime failed to run the model "
+                                f"({type(exc).__name__}: {str(exc).strip()[:300]})") from None  # fmt: skip
 
     def predict_file(self, input_path: Path) -> np.ndarray:
         ds = self.read(input_path)

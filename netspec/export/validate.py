@@ -53,10 +53,15 @@ def training_behaviour(model: onnx.ModelProto) -> list[str]:
 
 
 class OnnxRunner:
-    """Runs a model with onnxruntime when it is installed, else with onnx.reference."""
+    """Runs a model with onnxruntime (a dependency: it is the serving path and the parity check;
+    onnx.reference is not used as a fallback since it is wrong on LSTM sequence lengths)."""
 
     def __init__(self, model: str | Path | onnx.ModelProto, threads: int | None = None):
-        self.model = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+        if not isinstance(model, onnx.ModelProto):
+            from .model_file import load_onnx
+
+            model = load_onnx(model)
+        self.model = model
         self.inputs = [
             (i.name, _NP_TYPES.get(i.type.tensor_type.elem_type, np.float32))
             for i in self.model.graph.input
@@ -64,13 +69,8 @@ class OnnxRunner:
         self.outputs = [o.name for o in self.model.graph.output]
         try:
             import onnxruntime as ort
-        except ImportError:  # pragma: no cover - exercised only without onnxruntime
-            from onnx.reference import ReferenceEvaluator
-
-            self.runtime = "onnx.reference"
-            self._ref = ReferenceEvaluator(self.model)
-            self._sess = None
-            return
+        except ImportError:  # pragma: no cover - exercised only on a broken install
+            raise ExportError("onnxruntime is not installed; it is a netspec dependency: pip install onnxruntime") from None
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -87,9 +87,7 @@ class OnnxRunner:
             if lengths is None:
                 lengths = np.full(x.shape[0], x.shape[1])
             feeds[self.inputs[1][0]] = np.asarray(lengths).astype(self.inputs[1][1])
-        if self._sess is not None:
-            return self._sess.run(None, feeds)
-        return list(self._ref.run(None, feeds))
+        return self._sess.run(None, feeds)
 
 
 def run_onnx(

@@ -69,9 +69,19 @@ class Graph:
     input_name: str = INPUT
 
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
+        """The node named `name`, through a name -> position index (a linear scan per lookup made
+        compiling a 10,000-layer spec quadratic). Passes may edit `nodes`: a stale entry is
+        detected by the name at its position, and the index rebuilt."""
+        index = self.__dict__.get("_index")
+        for attempt in (0, 1):
+            if attempt or index is None:
+                index = {}
+                for i, n in enumerate(self.nodes):
+                    index.setdefault(n.name, i)
+                self.__dict__["_index"] = index
+            i = index.get(name)
+            if i is not None and i < len(self.nodes) and self.nodes[i].name == name:
+                return self.nodes[i]
         raise KeyError(name)
 
     @property

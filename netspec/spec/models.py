@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .layers import Layer, Strict
 from .types import Columns, Dim, Fraction, NonNegFloat, PosFloat, PosInt
@@ -193,6 +193,13 @@ class Train(Strict):
     early_stopping: EarlyStopping | None = None
     init_from: str | None = None
     dtype: Literal["float32", "float64"] = "float32"
+
+    @field_validator("init_from")
+    @classmethod
+    def _init_from_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: name a checkpoint (.safetensors) or a run folder, or remove the key")
+        return value
 
     @property
     def task(self) -> str:

@@ -84,6 +84,18 @@ _UNTERMINATED = (
 )
 
 
+def _is_control(text: str, offset: int) -> bool:
+    """A control character other than a line break (a NUL, a stray byte from a binary file)."""
+    return offset < len(text) and (ord(text[offset]) < 32 or text[offset] == "\x7f") and text[offset] not in "\n\r"
+
+
+def _control_message(ch: str, toml: bool) -> str:
+    escape = f"\\u{ord(ch):04x}"
+    name = {"\x00": "NUL ", "\t": "tab "}.get(ch, "")
+    return (f"control character {name}(U+{ord(ch):04X}) is not allowed here; inside a string write "
+            f"it as `{escape}`, or remove it")
+
+
 def toml_syntax(exc: tomllib.TOMLDecodeError, text: str, file: str) -> list[Diagnostic]:
     msg = str(exc)
     m = _TOML_POS.search(msg)
@@ -94,7 +106,9 @@ def toml_syntax(exc: tomllib.TOMLDecodeError, text: str, file: str) -> list[Diag
     path: tuple = ()
     text_msg = base[0].lower() + base[1:] if base else "invalid TOML"
 
-    if base.startswith(
+    if _is_control(text, offset) and not base.startswith("Unclosed"):
+        text_msg = _control_message(text[offset], toml=True)
+    elif base.startswith(
         ("Illegal character", "Unterminated string", 'Expected "\'"', "Expected '\"'")
     ):
         kind, start = _open_construct(text, offset, toml=True)
@@ -204,7 +218,9 @@ def json_syntax(exc: json.JSONDecodeError, text: str, file: str) -> list[Diagnos
     t = _Text(text)
     offset, base = exc.pos, exc.msg
     msg = base[0].lower() + base[1:]
-    if base.startswith(("Invalid control character", "Unterminated string")):
+    if base.startswith("Invalid control character") and _is_control(text, offset):
+        msg = _control_message(text[offset], toml=False)
+    elif base.startswith(("Invalid control character", "Unterminated string")):
         kind, start = _open_construct(text, offset, toml=False)
         if kind == "string":
             offset = start

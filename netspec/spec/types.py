@@ -38,6 +38,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "`null`"
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, float) and not math.isfinite(value):
@@ -58,8 +60,9 @@ def _is_int(v: Any) -> bool:
 def _size(value: Any, *, min_value: int = 1) -> int | list[int]:
     """An int, or a non-empty list of ints, each >= min_value."""
     items = value if isinstance(value, list) else [value]
-    bad = next((v for v in items if not _is_int(v)), None) if items else value
-    if not items or bad is not None:
+    bad = [v for v in items if not _is_int(v)][:1] if items else [value]
+    if bad:
+        bad = bad[0]  # may itself be None (`[null]`), so no None sentinel here
         raise PydanticCustomError(
             "size_type",
             "expected a whole number or a list of whole numbers, got {got}",

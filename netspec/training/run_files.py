@@ -20,8 +20,9 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import CheckpointError
-from .checkpoint import atomic_write, load_checkpoint, save_checkpoint, write_json
+from ..errors import CheckpointError, NetspecError
+from ..safe_io import JSON_LIMIT, TMP_MARK, atomic_write, read_text
+from .checkpoint import load_checkpoint, save_checkpoint, write_json
 
 
 def spec_hash(spec) -> str:
@@ -31,20 +32,53 @@ def spec_hash(spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def fresh_run_dir(base: Path) -> Path:
-    """`base`, or `base-2`, `base-3`, ... : a new run never overwrites an old one."""
-    if not base.exists():
-        return base
-    k = 2
-    while base.with_name(f"{base.name}-{k}").exists():
-        k += 1
-    return base.with_name(f"{base.name}-{k}")
+RUN_FILES = ("spec.json", "metrics.csv", "result.json", "last.safetensors", "last.json",
+             "best.safetensors", "best.json", "model.safetensors", "model.json")  # fmt: skip
+
+
+# netspec's own files that may precede a run in its folder (`netspec sweep` writes trial.json first)
+OWN_FILES = ("trial.json",)
+
+
+def claim_run_dir(base: Path) -> Path:
+    """Create `base`, or `base-2`, `base-3`, ... : the first that did not exist. mkdir is atomic,
+    so two runs started at once get two folders, and a new run never overwrites an old one."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while True:
+        folder = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            k += 1
+
+
+def check_out_dir(folder: Path) -> None:
+    """`--out` may name a new folder, an empty one, or a run folder; never a folder of other files."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: is a file, not a folder; --out takes a run folder")
+    if (folder / "spec.json").exists():
+        return
+    others = [p.name for p in folder.iterdir() if TMP_MARK not in p.name and p.name not in OWN_FILES]
+    if others:
+        shown = ", ".join(sorted(others)[:3]) + (", ..." if len(others) > 3 else "")
+        raise CheckpointError(f"{folder}: is not empty ({shown}) and is not a run folder; a run never "
+                              "writes over other files: choose a new or empty folder for --out")  # fmt: skip
+
+
+def run_file_paths(folder: Path) -> list[Path]:
+    """The files a run folder holds (what export/predict must never write over)."""
+    return [Path(folder) / name for name in RUN_FILES]
 
 
 def _run_name(folder: Path) -> str | None:
     try:
-        return json.loads((folder / "spec.json").read_text()).get("name")
-    except (OSError, ValueError):
+        doc = json.loads(read_text(folder / "spec.json", limit=JSON_LIMIT, what="spec.json"))
+        return doc.get("name") if isinstance(doc, dict) else None
+    except (OSError, ValueError, NetspecError):
         return None
 
 
@@ -69,8 +103,10 @@ class RunFiles:
         self.spec = spec
         self.model_meta = model_meta  # class names, standardizer, task, spec hash, ...
 
-    def start(self, spec_dir: Path) -> None:
-        """Write the resolved spec; its relative paths are rewritten to stay valid from here."""
+    def start(self, spec_dir: Path, restart: bool = False) -> None:
+        """Write the resolved spec; its relative paths are rewritten to stay valid from here.
+        Claims the folder: if another run wrote its spec.json first, this one stops. `restart`:
+        a run that never finished an epoch starts again in its own folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = json.loads(self.spec.model_dump_json())
         doc["train"]["epochs"] = self.model_meta.get("epochs", doc["train"]["epochs"])  # --epochs
@@ -78,7 +114,31 @@ class RunFiles:
             doc["data"]["path"] = _rebase(doc["data"]["path"], spec_dir, self.folder)
         if doc["train"].get("init_from"):
             doc["train"]["init_from"] = _rebase(doc["train"]["init_from"], spec_dir, self.folder)
-        write_json(self.folder / "spec.json", doc)
+        text = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+        if restart:
+            for name in RUN_FILES[1:]:
+                (self.folder / name).unlink(missing_ok=True)
+            atomic_write(self.folder / "spec.json", text)
+            return
+        try:
+            atomic_write(self.folder / "spec.json", text, exclusive=True)
+        except FileExistsError:
+            raise CheckpointError(f"{self.folder} already holds a run (another `netspec train` claimed it "
+                                  "first): continue it with --resume, or choose another --out") from None
+
+    def has_checkpoint(self) -> bool:
+        return (self.folder / "last.safetensors").exists()
+
+    def same_spec(self) -> bool:
+        """The folder's spec.json describes the run we are about to start (for a restart)."""
+        from ..spec.load import parse_text, validate_data
+
+        try:
+            spec_file = self.folder / "spec.json"
+            data, smap = parse_text(read_text(spec_file, limit=JSON_LIMIT, what="spec.json"), str(spec_file), "json")
+            return spec_hash(validate_data(data, smap)) == self.model_meta.get("spec_hash")
+        except (OSError, UnicodeDecodeError, NetspecError):
+            return False
 
     def save_epoch(self, trainer, epoch: int, improved: bool) -> None:
         meta = {**self.model_meta, **trainer.state_meta(epoch)}

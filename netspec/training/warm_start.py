@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CheckpointError
-from .checkpoint import load_arrays
+from .checkpoint import check_tensors, load_arrays
 
 
 def warm_start(store, source: Path) -> dict:
     if source.is_dir():
         source = source / "model.safetensors"
-    if not source.exists():
+    if not source.exists() and not source.is_symlink():
         raise CheckpointError(f"train.init_from: {source}: no such file (give a .safetensors file or a run folder)")
     arrays = load_arrays(source)
     # A layer loads whole or not at all: a fresh weight beside an old bias would be neither model.
@@ -27,6 +27,8 @@ def warm_start(store, source: Path) -> dict:
         if bad:
             mismatched += [f"{n}: checkpoint {tuple(arrays[n].shape)} vs model {tuple(store.values[n].shape)}" for n in bad]
             continue
+        # a NaN or an int8 tensor in the source is its fault, not a divergence of this run
+        check_tensors(f"train.init_from: {source}", arrays, {n: store.values[n] for n in present})
         for n in present:
             store.values[n][...] = arrays[n]
         loaded += present
