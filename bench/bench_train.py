@@ -1,12 +1,18 @@
-"""Training throughput: netspec vs PyTorch CPU on identical workloads, in one process.
+"""Training and inference throughput: netspec vs PyTorch CPU (and onnxruntime), in one process.
 
-Same layer sizes, batch size, optimizer (SGD, momentum 0.9, lr 0.01), float32, shuffled
-minibatches of random data, same BLAS/intra-op thread count. Each round times one full epoch
-of training steps in netspec and then in PyTorch; rounds alternate so machine noise hits both
-alike, and the medians are compared.
+The four workloads of issue 7 (specs in bench/workloads/, the PyTorch side in
+torch_workloads.py): same architecture, data size, batch size, optimizer (SGD, momentum 0.9,
+lr 0.01), float32, random data, the same BLAS / intra-op thread count.
 
-    python bench/bench_train.py                 # all workloads, 1 and 2 threads
-    python bench/bench_train.py --markdown      # the README table
+Training: each round times one whole epoch of shuffled minibatches in netspec (the Trainer's
+epoch, including its per-epoch train metrics) and then in PyTorch. Inference: each round runs
+the whole data set in batches of 256 through netspec's `Model.predict`, PyTorch eager
+(`inference_mode`, eval) and onnxruntime on netspec's own ONNX export of the same trained
+model. Rounds alternate so machine noise hits every side alike; medians are compared.
+
+    python bench/bench_train.py                              # all workloads, 1 and 2 threads
+    python bench/bench_train.py --markdown                   # the README table
+    python bench/bench_train.py --rounds 3 --workloads cnn_mnist --threads 1   # a quick look
 """
 
 from __future__ import annotations
@@ -15,71 +21,93 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from netspec.compiler import compile_spec
+from netspec.api import Model, compile_spec, load_spec
 from netspec.data import Dataset
 from netspec.executor import ParamStore, Plan
-from netspec.spec import positions, validate_data
 from netspec.training.loop import Trainer, rng_tree
 
-WORKLOADS = {
-    "mlp_digits": {"sizes": [64, 128, 64, 10], "batch": 32, "samples": 1797},
-    "mlp_mnist": {"sizes": [784, 256, 128, 10], "batch": 64, "samples": 5000},
+HERE = Path(__file__).resolve().parent
+WORKLOADS = {  # name -> examples per epoch (architecture, batch and optimizer: the spec file)
+    "mlp_digits": 1797,
+    "mlp_mnist": 5000,
+    "cnn_mnist": 2000,
+    "lstm_seq": 2000,
 }
+INFER_BATCH = 256
 
 
-def _data(w: dict, seed: int = 0):
+def _data(name: str, spec, seed: int = 0):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((w["samples"], w["sizes"][0]), dtype=np.float32)
-    y = rng.integers(0, w["sizes"][-1], w["samples"]).astype(np.int64)
-    return x, y
+    n = WORKLOADS[name]
+    x = rng.standard_normal((n, *spec.model.input_shape), dtype=np.float32)
+    if spec.train.loss == "mse":
+        return x, rng.standard_normal((n, 1), dtype=np.float32)
+    return x, rng.integers(0, 10, n).astype(np.int64)
 
 
-def netspec_epoch_fn(w: dict, x, y):
-    sizes = w["sizes"]
-    layers = [{"type": "dense", "units": n, "activation": "relu"} for n in sizes[1:-1]]
-    layers.append({"type": "dense", "units": sizes[-1], "activation": "softmax"})
-    doc = {
-        "name": "bench",
-        "model": {"input_shape": [sizes[0]], "layers": layers},
-        "train": {"epochs": 1, "loss": "cross_entropy", "batch_size": w["batch"],
-                  "optimizer": {"type": "sgd", "learning_rate": 0.01, "momentum": 0.9}},
-    }  # fmt: skip
-    spec = validate_data(doc, positions.SourceMap("bench.toml"))
-    graph = compile_spec(spec).graph
+def netspec_side(name: str):
+    spec = load_spec(HERE / "workloads" / f"{name}.toml")
+    compiled = compile_spec(spec)
     rngs = rng_tree(0)
-    plan = Plan(graph, ParamStore.create(graph, np.float32, rngs["init"]))
-    trainer = Trainer(plan, spec.train, seed=0, epochs=1, task="classification", rngs=rngs)
+    store = ParamStore.create(compiled.graph, np.float32, rngs["init"])
+    plan = Plan(compiled.graph, store)
+    trainer = Trainer(plan, spec.train, seed=0, epochs=1, task=spec.train.task, rngs=rngs)
+    x, y = _data(name, spec)
     data = Dataset(x, y)
-    return lambda: trainer._epoch(1, data)
+    model = Model(spec, compiled, store)
+    return spec, x, y, (lambda: trainer._epoch(1, data)), model
 
 
-def torch_epoch_fn(w: dict, x, y):
+def torch_side(name: str, spec, x, y):
     import torch
 
-    sizes = w["sizes"]
-    mods = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
-        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*mods, torch.nn.Linear(sizes[-2], sizes[-1]))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    from torch_workloads import build, loss_fn, outputs
+
+    model = build(name)
+    opt = torch.optim.SGD(model.parameters(), lr=spec.train.optimizer.learning_rate, momentum=0.9)
+    loss = loss_fn(name)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    bs = w["batch"]
+    bs = spec.train.batch_size
 
     def epoch():
+        model.train()
         order = torch.randperm(len(xt))
         for i in range(0, len(xt), bs):
             idx = order[i : i + bs]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
+            loss(model(xt[idx]), yt[idx]).backward()
             opt.step()
 
-    return epoch
+    def infer():
+        model.eval()
+        with torch.inference_mode():
+            for i in range(0, len(xt), INFER_BATCH):
+                outputs(name, model(xt[i : i + INFER_BATCH]))
+
+    return epoch, infer
+
+
+def onnx_infer_fn(model: Model, x, threads: int):
+    import onnxruntime as ort
+
+    from netspec.export.onnx_export import export_onnx
+
+    proto = export_onnx(model.graph, model.store.values)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = sess.get_inputs()[0].name
+
+    def infer():
+        for i in range(0, len(x), INFER_BATCH):
+            sess.run(None, {feed: x[i : i + INFER_BATCH]})
+
+    return infer
 
 
 def _time(fn) -> float:
@@ -88,35 +116,56 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def run(names, threads_list, rounds: int) -> list[dict]:
-    try:
-        import torch
-    except ImportError:
-        torch = None
+def _alternate(fns: dict, rounds: int, n: int) -> dict[str, float]:
+    """samples/s per side: one warm-up call each, then `rounds` alternating timed rounds."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(_time(fn))
+    return {k: n / statistics.median(ts) for k, ts in times.items()}
+
+
+def run(names, threads_list, rounds: int, infer: bool = True) -> list[dict]:
+    import torch
+
     results = []
     for threads in threads_list:
         with threadpool_limits(limits=threads):
-            if torch is not None:
-                torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
             for name in names:
-                w = WORKLOADS[name]
-                x, y = _data(w)
-                fns = {"netspec": netspec_epoch_fn(w, x, y)}
-                if torch is not None:
-                    fns["pytorch"] = torch_epoch_fn(w, x, y)
-                times = {k: [] for k in fns}
-                for k, fn in fns.items():  # warm-up
-                    fn()
-                for _ in range(rounds):
-                    for k, fn in fns.items():
-                        times[k].append(_time(fn))
-                row = {"workload": name, "threads": threads, "batch": w["batch"], "samples": w["samples"]}
-                for k, ts in times.items():
-                    row[f"{k}_samples_per_s"] = w["samples"] / statistics.median(ts)
-                if torch is not None:
-                    row["ratio"] = row["netspec_samples_per_s"] / row["pytorch_samples_per_s"]
+                spec, x, y, ns_epoch, model = netspec_side(name)
+                pt_epoch, pt_infer = torch_side(name, spec, x, y)
+                n = len(x)
+                row = {"workload": name, "threads": threads, "batch": spec.train.batch_size, "samples": n}
+                train = _alternate({"netspec": ns_epoch, "pytorch": pt_epoch}, rounds, n)
+                row.update(train_netspec=train["netspec"], train_pytorch=train["pytorch"])
+                row["train_ratio"] = train["netspec"] / train["pytorch"]
+                if infer:
+                    fns = {"netspec": lambda: [model.predict(x[i : i + INFER_BATCH]) for i in range(0, n, INFER_BATCH)],
+                           "pytorch": pt_infer, "onnxruntime": onnx_infer_fn(model, x, threads)}  # fmt: skip
+                    inf = _alternate(fns, rounds, n)
+                    row.update({f"infer_{k}": v for k, v in inf.items()})
+                    row["infer_ratio_ort"] = inf["netspec"] / inf["onnxruntime"]
+                    row["infer_ratio_pytorch"] = inf["netspec"] / inf["pytorch"]
                 results.append(row)
     return results
+
+
+def _k(v: float) -> str:
+    return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.1f}k"
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| workload | threads | netspec train | PyTorch train | ratio | netspec infer | PyTorch infer | "
+             "onnxruntime infer | ratio vs ort |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for r in results:
+        infer = (f"{_k(r['infer_netspec'])} | {_k(r['infer_pytorch'])} | {_k(r['infer_onnxruntime'])} | "
+                 f"{r['infer_ratio_ort']:.2f}") if "infer_netspec" in r else "- | - | - | -"  # fmt: skip
+        lines.append(f"| {r['workload']} | {r['threads']} | {_k(r['train_netspec'])} | {_k(r['train_pytorch'])} | "
+                     f"{r['train_ratio']:.2f} | {infer} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -124,24 +173,23 @@ def main() -> None:
     ap.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--threads", nargs="*", type=int, default=[1, 2])
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--no-infer", action="store_true", help="training only")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--markdown", action="store_true", help="print the README table")
     args = ap.parse_args()
-    results = run(args.workloads, args.threads, args.rounds)
+    results = run(args.workloads, args.threads, args.rounds, infer=not args.no_infer)
     if args.json:
         print(json.dumps(results, indent=2))
-        return
-    if args.markdown:
-        print("| workload | threads | batch | netspec samples/s | PyTorch samples/s | netspec / PyTorch |")
-        print("| --- | --- | --- | --- | --- | --- |")
-    for r in results:
-        ns, pt = r["netspec_samples_per_s"], r.get("pytorch_samples_per_s", float("nan"))
-        ratio = r.get("ratio", float("nan"))
-        if args.markdown:
-            print(f"| {r['workload']} | {r['threads']} | {r['batch']} | {ns:,.0f} | {pt:,.0f} | {ratio:.2f} |")
-        else:
-            print(f"{r['workload']:<11} threads={r['threads']} batch={r['batch']:<3} netspec {ns:>9,.0f}/s  "
-                  f"pytorch {pt:>9,.0f}/s  ratio {ratio:.2f}")  # fmt: skip
+    elif args.markdown:
+        print(markdown(results))
+    else:
+        for r in results:
+            line = (f"{r['workload']:<11} threads={r['threads']} train netspec {r['train_netspec']:>9,.0f}/s "
+                    f"pytorch {r['train_pytorch']:>9,.0f}/s ratio {r['train_ratio']:.2f}")  # fmt: skip
+            if "infer_netspec" in r:
+                line += (f" | infer netspec {r['infer_netspec']:>10,.0f}/s pytorch {r['infer_pytorch']:>10,.0f}/s "
+                         f"ort {r['infer_onnxruntime']:>10,.0f}/s ratio {r['infer_ratio_ort']:.2f}")  # fmt: skip
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

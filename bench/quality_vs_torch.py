@@ -99,7 +99,7 @@ def _loss(name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _tensors(ds, dtype, target_scaler=None):
     """x and the targets the loss compares with (scaled when netspec scales them)."""
-    x = torch.from_numpy(ds.x)
+    x = torch.from_numpy(np.asarray(ds.x))
     x = x if x.dtype == torch.int64 else x.to(dtype)
     y = torch.from_numpy(ds.y if target_scaler is None else target_scaler.scale(ds.y))
     return x, (y if y.dtype == torch.int64 else y.to(dtype))

@@ -25,9 +25,20 @@ class ProgressView:
         self.overall = None
         self.batch_task = None
         self.decode_task = None
+        self.load_task = None
 
     def __call__(self, ev) -> None:
         p = self.progress
+        if ev.kind == "load":  # reading a large data file: bytes (CSV) or rows checked (arrays)
+            d = ev.data
+            if self.load_task is None:
+                p.start()
+                self.load_task = p.add_task(f"reading data ({d['unit']})", total=d["total"], info="")
+            p.update(self.load_task, completed=d["done"], total=d["total"])
+            return
+        if ev.kind == "start" and self.load_task is not None:
+            p.remove_task(self.load_task)
+            self.load_task = None
         if ev.kind == "start":
             d = ev.data
             resumed = f", resumed after epoch {d['resumed_from']}" if d["resumed_from"] else ""
@@ -112,7 +123,9 @@ def train(
     if json_output:
         emit_json({"ok": True, "run_dir": str(result.run_dir), "metrics": result.metrics,
                    "epochs_run": len(result.history), "best_epoch": result.best_epoch,
-                   "stopped_early": result.stopped_early})  # fmt: skip
+                   "stopped_early": result.stopped_early, "load_seconds": round(result.load_seconds, 3),
+                   "epoch_seconds": round(sum(r["seconds"] for r in result.history), 3),
+                   "eval_seconds": round(result.eval_seconds, 3), "peak_rss_mb": round(result.peak_rss_mb, 1)})  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +87,10 @@ class Model:
 
     def predict(self, x: np.ndarray, lengths=None, raw: bool = True) -> np.ndarray:
         """Model outputs (probabilities for classification) for raw inputs."""
-        xs = self.prepare(x) if raw else x
+        xs = x if hasattr(x, "shape") else np.asarray(x)
         check_input_sizes(self.graph, xs)
-        parts = [self.plan.predict(xs[i : i + 4096], None if lengths is None else lengths[i : i + 4096])
+        prep = self.prepare if raw else (lambda chunk: chunk)  # per chunk: a memory map is never read whole
+        parts = [self.plan.predict(prep(xs[i : i + 4096]), None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
         out = np.concatenate(parts) if parts else None
         if out is None:
@@ -146,6 +149,19 @@ class TrainResult:
     metrics: dict  # split -> {loss, metric...}
     stopped_early: bool = False
     best_epoch: int = 0
+    load_seconds: float = 0.0  # reading, checking, splitting and fitting standardization
+    eval_seconds: float = 0.0  # the final metrics of every split
+    peak_rss_mb: float = 0.0  # of this process so far (resource.getrusage)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (0 where `resource` is unavailable)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def _model_meta(spec: Spec, splits, epochs: int) -> dict:
@@ -212,11 +228,16 @@ def train(
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
         from .data.prepare import prepare_splits
 
-        progress = (lambda done, total, what: callback(Event("decode", batch=done, batches=total, data={"what": what}))) if callback else None
+        t_load = time.perf_counter()
+        emit = callback or (lambda e: None)
+        progress = lambda done, total, unit: emit(Event("load", data={"done": done, "total": total, "unit": unit}))  # noqa: E731
         splits, note = prepare_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1],
                                       progress=progress)  # fmt: skip
-        if note and callback:
-            callback(Event("note", data={"message": note}))
+        load_seconds = time.perf_counter() - t_load
+        if note:
+            emit(Event("note", data={"message": note}))
+    else:
+        load_seconds = 0.0
     _check_targets(splits, compiled.graph, cfg.loss)
     check_input_sizes(compiled.graph, splits.train.x)
     rngs = rng_tree(spec.seed)
@@ -285,17 +306,20 @@ def train(
     model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
                   files.folder if files else None, spec_dir(spec), splits.target_scaler, splits.vocabulary)
     metrics = {}
+    t_eval = time.perf_counter()
     for name in ("train", "val", "test"):
         data = getattr(splits, name)
         if data is not None and len(data.x):
             metrics[name] = model.evaluate(data)
+    eval_seconds = time.perf_counter() - t_eval
     if files is not None:
         files.save_model(store, {"best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run})
         files.save_result({"metrics": metrics, "best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
                            "stopped_early": outcome.stopped_early, "spec_hash": meta["spec_hash"]})  # fmt: skip
     if callback:
         callback(Event("done", data={"metrics": metrics, "run_dir": str(files.folder) if files else None}))
-    return TrainResult(model, outcome.history, files.folder if files else None, metrics, outcome.stopped_early, outcome.best_epoch)
+    return TrainResult(model, outcome.history, files.folder if files else None, metrics, outcome.stopped_early,
+                       outcome.best_epoch, load_seconds, eval_seconds, peak_rss_mb())  # fmt: skip
 
 
 def load_run(path: str | Path) -> Model:

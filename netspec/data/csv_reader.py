@@ -1,9 +1,10 @@
-"""Read a CSV file (header row required) into a table of strings, with every problem located.
+"""Read a CSV file (header row required) with every problem located.
 
-The file is read once with the `csv` module; numeric columns are converted in one vectorized
-`astype(float64)`; only when that fails (or yields NaN/inf) is the file scanned cell by cell to
-find and name the first bad cell in file order. Line numbers are 1-based and count the header
-(line 1); blank lines are skipped but still counted.
+Fast path: one vectorized structural pass (csv_scan.py), then each requested set of columns is
+parsed at once by `np.loadtxt` straight into the training dtype. Careful path (quoted cells,
+anything odd, or when the fast parse fails): the file is read with the `csv` module and, on a
+bad value, scanned cell by cell to name the first bad cell in file order. Line numbers are
+1-based and count the header (line 1); blank lines are skipped but still counted.
 """
 
 from __future__ import annotations
@@ -11,40 +12,53 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import did_you_mean
+from .csv_scan import column_cells, scan_plain
 from .source import Locator, fail, name_list, quote
 
 
-@dataclass
 class CsvTable:
-    """The data rows of a CSV file as strings: `cells[i, j]` is row i, column `header[j]`;
-    `lines[i]` is the 1-based line of row i."""
+    """The data rows of a CSV file, read column by column on demand.
 
-    file: str
-    header: list[str]
-    header_line: int
-    cells: np.ndarray
-    lines: np.ndarray
+    Public: `file`, `header`, `header_line`, `lines` (1-based line of each row), `len()`,
+    `has(name)`, `column(name, role)`, `texts(name, role, expected)` (stripped strings),
+    `numbers(names, role, expected, dtype)`. A "plain" file (no quotes; see csv_scan.py) is parsed
+    a whole column set at a time with numpy's C reader; only when that finds something wrong is
+    the file read with the `csv` module and scanned cell by cell to name the first bad cell in
+    file order, with the messages of the careful reader.
+    """
+
+    def __init__(self, file: str, header: list[str], header_line: int, lines: np.ndarray,
+                 path: Path | None = None, cells: np.ndarray | None = None):  # fmt: skip
+        self.file, self.header, self.header_line, self.lines = file, header, header_line, lines
+        self._index = {name: j for j, name in enumerate(header)}
+        self._path = path
+        self._cells = cells  # object array (rows, columns): the careful reader's cells
 
     def __len__(self) -> int:
-        return self.cells.shape[0]
+        return int(self.lines.shape[0])
+
+    @property
+    def cells(self) -> np.ndarray:
+        if self._cells is None:
+            self._cells = _careful(self._path, self.file).cells
+        return self._cells
 
     @property
     def locator(self) -> Locator:
         return Locator(self.file, lines=self.lines)
 
     def has(self, name: str) -> bool:
-        return name in self.header
+        return name in self._index
 
     def column(self, name: str, role: str) -> int:
         """Index of column `name`; a located error with a suggestion when it is missing."""
-        if name in self.header:
-            return self.header.index(name)
+        if name in self._index:
+            return self._index[name]
         raise fail(
             self.file,
             f'{role} column "{name}" not found (columns: {name_list(self.header)})'
@@ -52,30 +66,47 @@ class CsvTable:
             self.header_line,
         )
 
+    def _load(self, idx: list[int], dtype) -> np.ndarray | None:
+        if self._cells is not None or self._path is None:
+            return None
+        try:
+            out = np.loadtxt(self._path, delimiter=",", skiprows=self.header_line, usecols=idx,
+                             dtype=dtype, comments=None, encoding="utf-8", ndmin=2)  # fmt: skip
+        except ValueError:
+            return None
+        return out if out.shape[0] == len(self) else None
+
     def texts(self, name: str, role: str, expected: str) -> list[str]:
         """The stripped cells of one column; an empty cell is a located error."""
         j = self.column(name, role)
-        out = [str(c).strip() for c in self.cells[:, j]]
+        if self._cells is None and self._path is not None:
+            column = column_cells(self._path, self.lines, j, len(self.header))
+        else:
+            column = self.cells[:, j]
+        out = [str(c).strip() for c in column]
         for i, text in enumerate(out):
             if not text:
                 raise self.locator.error(i, name, f"empty cell, expected {expected}")
         return out
 
-    def numbers(self, names: list[str], role: str, expected: str = "a number") -> np.ndarray:
-        """Columns `names` as float64 (rows, len(names)); the first empty, non-numeric, NaN or
-        infinite cell (in file order) is a located error."""
+    def numbers(self, names: list[str], role: str, expected: str = "a number",
+                dtype=np.float64) -> np.ndarray:  # fmt: skip
+        """Columns `names` as `dtype` (rows, len(names)); the first empty, non-numeric, NaN,
+        infinite or (for float32) out-of-range cell in file order is a located error."""
         idx = [self.column(n, role) for n in names]
-        sub = self.cells[:, idx]
-        try:
-            values = sub.astype(np.float64)
-        except ValueError:
-            values = None
+        values = self._load(idx, dtype)
+        if values is None and self._cells is not None:
+            try:
+                values = self._cells[:, idx].astype(dtype)
+            except ValueError:
+                values = None
         if values is not None and np.isfinite(values).all():
             return values
-        return self._scan(sub, names, expected)
+        return self._scan(self.cells[:, idx], names, expected, dtype)
 
-    def _scan(self, sub: np.ndarray, names: list[str], expected: str) -> np.ndarray:
-        out = np.empty(sub.shape, dtype=np.float64)
+    def _scan(self, sub: np.ndarray, names: list[str], expected: str, dtype) -> np.ndarray:
+        out = np.empty(sub.shape, dtype=dtype)
+        limit = float(np.finfo(dtype).max) if np.dtype(dtype).kind == "f" else math.inf
         for i in range(sub.shape[0]):
             for j in range(sub.shape[1]):
                 text = str(sub[i, j])
@@ -92,15 +123,24 @@ class CsvTable:
                     raise self.locator.error(
                         i, names[j], f"expected a finite number, got {quote(stripped)}"
                     )
+                if abs(value) > limit:
+                    raise self.locator.error(
+                        i, names[j], f"{quote(stripped)} is beyond the range of {np.dtype(dtype).name} "
+                        f"(largest magnitude {limit:.6g}); rescale the column",
+                    )  # fmt: skip
                 out[i, j] = value
         return out
 
 
-def _read_text(path: Path, file: str) -> str:
+def _check_file(path: Path, file: str) -> None:
     if not path.exists():
         raise fail(file, "file not found")
     if path.is_dir():
         raise fail(file, "is a folder, expected a .csv file")
+
+
+def _read_text(path: Path, file: str) -> str:
+    _check_file(path, file)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -147,8 +187,19 @@ def _check_header(file: str, header: list[str], line: int) -> list[str]:
     return names
 
 
-def read_csv(path: Path, file: str) -> CsvTable:
-    """Read `path` (shown as `file` in errors) into a CsvTable."""
+def read_csv(path: Path, file: str, progress=None) -> CsvTable:
+    """Read `path` (shown as `file` in errors) into a CsvTable. `progress(done, total, "bytes")`
+    is called as the file is scanned."""
+    _check_file(path, file)
+    scan = scan_plain(path, file, progress)
+    if scan is None or not scan.lines.size:
+        return _careful(path, file)
+    header = _check_header(file, scan.header_cells, scan.header_line)
+    return CsvTable(file, header, scan.header_line, scan.lines, path=path)
+
+
+def _careful(path: Path, file: str) -> CsvTable:
+    """The whole file through the `csv` module, every structural problem located."""
     text = _read_text(path, file)
     if not text.strip():
         raise fail(file, "the file is empty; expected a header row of column names, then data rows")
@@ -187,5 +238,6 @@ def read_csv(path: Path, file: str) -> CsvTable:
     assert header is not None
     if not rows:
         raise fail(file, "no data rows after the header", header_line)
-    cells = np.array(rows, dtype=str)
-    return CsvTable(file, header, header_line, cells, np.asarray(lines, dtype=np.int64))
+    cells = np.empty((len(rows), len(header)), dtype=object)  # no fixed-width copy of a huge cell
+    cells[:] = rows
+    return CsvTable(file, header, header_line, np.asarray(lines, dtype=np.int64), cells=cells)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rows import Rows
 from .standardize import Standardizer
 
 
@@ -13,7 +14,9 @@ from .standardize import Standardizer
 class Dataset:
     """Examples of one split.
 
-    x: (N, *per_example_shape), float32 (or the requested float dtype), int64 for token ids.
+    x: (N, *per_example_shape), float32 (or the requested float dtype), int64 for token ids:
+       an ndarray, or a `Rows` view (an index over the source array, read and standardized per
+       batch: `x[idx]` and `x[a:b]` give ndarrays, `np.asarray(x)` reads it all).
     y: None (unlabelled inputs), or
        cross_entropy: int64 class indices (N,) ((N, T) for per-step labels);
        binary_cross_entropy: float 0/1 (N, 1);
@@ -30,9 +33,9 @@ class Dataset:
         return int(self.x.shape[0])
 
     def take(self, idx: np.ndarray) -> Dataset:
-        """The examples at `idx`, in that order (copies)."""
+        """The examples at `idx`, in that order (a `Rows` view for x: an index, not a copy)."""
         return Dataset(
-            self.x[idx],
+            self.x.take(idx) if isinstance(self.x, Rows) else self.x[idx],
             None if self.y is None else self.y[idx],
             None if self.lengths is None else self.lengths[idx],
             None if self.names is None else [self.names[int(i)] for i in idx],

@@ -16,6 +16,7 @@ import numpy as np
 from ..spec.models import Spec
 from .csv_reader import CsvTable, read_csv
 from .labels import label_texts
+from .parquet_reader import read_parquet
 from .npz_reader import NpzArrays, as_numbers, read_npy
 from .shapes import apply_reshape, as_int64, check_input_shape, time_axis
 from .source import Locator, display_name, fail
@@ -89,7 +90,7 @@ def _csv_target(table: CsvTable, spec: Spec) -> np.ndarray:
     if spec.train.task != "classification" and len(targets) > 1:
         return table.numbers(targets, "target", f'a number (train.loss "{spec.train.loss}" is a regression loss)')
     if spec.train.task == "classification":
-        return np.array(table.texts(name, "target", "a class label"), dtype=str)
+        return np.array(table.texts(name, "target", "a class label"), dtype=object)
     expected = (
         f'a number (train.loss "{spec.train.loss}" is a regression loss; '
         'use "cross_entropy" for class labels)'
@@ -97,20 +98,22 @@ def _csv_target(table: CsvTable, spec: Spec) -> np.ndarray:
     return table.numbers([name], "target", expected)
 
 
-def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | None) -> Examples:
+def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | None, dtype, progress) -> Examples:
     data = spec.data
-    table = read_csv(path, file)
+    reader = read_parquet if path.suffix.lower() == ".parquet" else read_csv
+    table = reader(path, file, progress)
     loc = table.locator
     if data.lengths_key is not None:
-        raise fail(file, "data.lengths_key applies to .npz files only")
+        raise fail(file, "data.lengths_key applies to .npz files only")  # (Parquet too)
     if data.series is not None:
         return _series_examples(table.numbers([data.series], "series")[:, 0], spec, file, mode)
     if data.target is not None and mode != "predict":
         for t in data.target_columns:
             table.column(t, "target")  # a missing target is reported before any cell
     names = _feature_names(table, spec, given)
-    x = table.numbers(names, "feature")
-    if spec.model.input_dtype == "int64":
+    int_input = spec.model.input_dtype == "int64"
+    x = table.numbers(names, "feature", dtype=np.float64 if int_input else dtype)
+    if int_input:
         x = as_int64(x, loc, names, None)  # located before the reshape, while cells have columns
     x = apply_reshape(x, data.reshape, file)
     target = None
@@ -152,7 +155,7 @@ def _step_mask(target: np.ndarray, lengths: np.ndarray | None, steps: int) -> np
     return np.broadcast_to(mask.reshape(mask.shape + (1,) * (target.ndim - 2)), target.shape)
 
 
-def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
+def _from_npz(path: Path, file: str, spec: Spec, mode: str, dtype, progress) -> Examples:
     data = spec.data
     task = spec.train.task
     with NpzArrays(path, file) as npz:
@@ -162,7 +165,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
             return _series_examples(values, spec, file, mode)
         x_loc = Locator(file, key=data.x_key)
         x_arr = npz.get(data.x_key, "data.x_key")
-        x = as_numbers(x_arr, x_loc, data.x_key)
+        x = as_numbers(x_arr, x_loc, data.x_key, dtype, progress)
         if spec.model.input_dtype == "int64":
             x = as_int64(x_arr if x_arr.dtype.kind in "iub" else x, x_loc, None, data.x_key)
         x = apply_reshape(x, data.reshape, file)
@@ -199,28 +202,43 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str) -> Examples:
     return Examples(file, x, lengths, target, key, loc, where, valid)
 
 
-def _from_npy(path: Path, file: str, spec: Spec, mode: str) -> Examples:
-    if mode != "predict":
+def _from_npy(path: Path, file: str, spec: Spec, mode: str, dtype, targets: Path | None, progress) -> Examples:
+    if mode != "predict" and targets is None:
         raise fail(
             file, "a .npy file holds inputs only; evaluation needs targets (use .csv or .npz)"
         )
     arr = read_npy(path, file)
     loc = Locator(file, key=None)
-    x = as_numbers(arr, loc, None)
+    x = as_numbers(arr, loc, None, dtype, progress)
     if spec.model.input_dtype == "int64":
-        x = as_int64(x, loc, None, None)
+        x = as_int64(np.asarray(x, dtype=np.float64), loc, None, None)
     per = len(spec.model.input_shape) if spec.data.reshape is None else 1
     if x.ndim == per:  # one example without the batch axis
         x = x[None]
-    return Examples(
-        file, apply_reshape(x, spec.data.reshape, file), None, None, None, loc, lambda i: int(i)
-    )
+    x = apply_reshape(x, spec.data.reshape, file)
+    if targets is None:
+        return Examples(file, x, None, None, None, loc, lambda i: int(i))
+    y_file = display_name(targets)
+    raw = read_npy(targets, y_file)
+    if raw.shape[0] != x.shape[0]:
+        raise fail(y_file, f"holds {raw.shape[0]} targets but {file} has {x.shape[0]} examples; "
+                   "they must have the same length")  # fmt: skip
+    y_loc = Locator(y_file, key=None)
+    if spec.train.task == "classification":
+        target = label_texts(np.asarray(raw), y_loc, None)
+    else:
+        target = as_numbers(np.asarray(raw), y_loc, None)
+        target = target[:, None] if target.ndim == 1 else target
+    shape = raw.shape
+    where = (lambda i: int(i)) if len(shape) == 1 else (lambda i: tuple(int(v) for v in np.unravel_index(i, shape)))
+    return Examples(file, x, None, target, None, y_loc, where)
 
 
 def read_examples(
-    path: Path, spec: Spec, mode: str, feature_names: list[str] | None = None
+    path: Path, spec: Spec, mode: str, feature_names: list[str] | None = None,
+    dtype=np.float64, progress=None, targets: Path | None = None,
 ) -> Examples:
-    """The examples in `path`: inputs as float64 (int64 for token ids), reshaped by
+    """The examples in `path`: inputs as `dtype` (int64 for token ids), reshaped by
     data.reshape (applied to each reader's flat examples, series windows included) and checked
     against model.input_shape."""
     if spec.data is None:
@@ -235,12 +253,12 @@ def read_examples(
             'use "mse" or "mae"',
         )
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        ex = _from_csv(path, file, spec, mode, feature_names)
+    if suffix in (".csv", ".parquet"):
+        ex = _from_csv(path, file, spec, mode, feature_names, dtype, progress)
     elif suffix == ".npz":
-        ex = _from_npz(path, file, spec, mode)
+        ex = _from_npz(path, file, spec, mode, dtype, progress)
     elif suffix == ".npy":
-        ex = _from_npy(path, file, spec, mode)
+        ex = _from_npy(path, file, spec, mode, dtype, targets, progress)
     else:
         kinds = ".csv, .npz or .npy" if mode == "predict" else ".csv or .npz"
         raise fail(file, f"unsupported file type {suffix or '(no extension)'!r}; expected {kinds}")

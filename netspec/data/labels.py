@@ -36,10 +36,15 @@ def _is_integer_names(names: list[str]) -> bool:
 
 
 def label_texts(arr: np.ndarray, loc: Locator, key: str) -> np.ndarray:
-    """An NPZ label array as strings (bool/int/whole floats/str); other values are errors."""
+    """An NPZ label array as strings (bool/int/whole floats/str); other values are errors.
+
+    Integers keep their exact value (uint64 above 2**63 is not wrapped to a negative name);
+    byte strings must be UTF-8, so two different byte labels never merge into one class."""
     kind = arr.dtype.kind
-    if kind in "biu":
-        return arr.astype(np.int64).astype(str)
+    arr = np.asarray(arr)
+    if kind in "biu":  # names of the distinct values only: the array is as wide as the longest name
+        uniq, inverse = np.unique(arr.astype(np.int64) if kind == "b" else arr, return_inverse=True)
+        return uniq.astype(str)[inverse.reshape(arr.shape)]
     if kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
@@ -47,12 +52,33 @@ def label_texts(arr: np.ndarray, loc: Locator, key: str) -> np.ndarray:
             raise loc.error(
                 at, key, f"classification labels must be whole numbers or strings, got {arr[at]}"
             )
-        return arr.astype(np.int64).astype(str)
+        uniq, inverse = np.unique(arr, return_inverse=True)
+        names = np.array([str(int(v)) for v in uniq.tolist()] or [""], dtype=str)
+        return names[inverse.reshape(arr.shape)]
     if kind == "S":
-        return np.char.decode(arr, "utf-8", errors="replace").astype(str)
+        try:
+            return np.char.decode(arr, "utf-8", errors="strict").astype(str)
+        except UnicodeDecodeError:
+            for at in np.ndindex(arr.shape):
+                try:
+                    bytes(arr[at]).decode("utf-8")
+                except UnicodeDecodeError:
+                    where = at if len(at) > 1 else at[0]
+                    raise loc.error(where, key, f"label {bytes(arr[at])!r} is not UTF-8 text; save labels "
+                                    "as UTF-8 strings or integers") from None  # fmt: skip
     if kind == "U":
         return arr
     raise loc.error(None, key, f"unsupported label dtype {arr.dtype}")
+
+
+def _stripped(flat: np.ndarray) -> np.ndarray:
+    """Stripped label strings; object arrays (CSV cells) stay object arrays, so one very long
+    cell never turns into a fixed-width copy of every label."""
+    if flat.dtype.kind == "O":
+        out = np.empty(flat.size, dtype=object)
+        out[:] = [str(t).strip() for t in flat]
+        return out
+    return np.char.strip(flat.astype(str, copy=False))
 
 
 class LabelEncoder:
@@ -71,7 +97,7 @@ class LabelEncoder:
         return self.loc.error(self.where(flat), self.column, message)
 
     def _unique(self, texts: np.ndarray, valid: np.ndarray | None):
-        flat = np.char.strip(np.asarray(texts, dtype=str).reshape(-1))
+        flat = _stripped(np.asarray(texts).reshape(-1))
         positions = np.arange(flat.size) if valid is None else np.flatnonzero(valid.reshape(-1))
         values = flat[positions]
         uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)

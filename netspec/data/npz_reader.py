@@ -6,16 +6,20 @@ the data instead. Missing keys list the keys the file has.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 from typing import Self
 
 import numpy as np
 
-from ..errors import did_you_mean
+from ..errors import DataError, did_you_mean
+from .rows import Rows
+from .npy_member import PICKLE_HINT, map_npy, read_member
 from .source import Locator, fail, name_list
 
-_PICKLE_HINT = "object arrays need pickle, which netspec never loads; save numeric or string arrays"
+_PICKLE_HINT = PICKLE_HINT
+NPY_MAGIC = b"\x93NUMPY"
 
 
 _MAGIC = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".npy": (b"\x93NUMPY",)}
@@ -39,42 +43,56 @@ def _check_path(path: Path, file: str, kind: str) -> None:
 
 
 class NpzArrays:
-    """An open `.npz` file; use as a context manager and read arrays with `get`."""
+    """An open `.npz` file; use as a context manager and read arrays with `get`.
+
+    Stored members (what `np.savez` writes) come back memory-mapped (`np.memmap`, read-only),
+    compressed ones (`np.savez_compressed`) as one array read once.
+    """
 
     def __init__(self, path: Path, file: str):
         _check_path(path, file, ".npz")
-        self.file = file
+        self.file, self.path = file, path
         try:
-            self._npz = np.load(path, allow_pickle=False)
+            with open(path, "rb") as f:
+                magic = f.read(len(NPY_MAGIC))
+            if magic == NPY_MAGIC:
+                raise fail(file, "is a single .npy array, expected an .npz archive of named arrays")
+            self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
             raise fail(file, f"not a readable .npz file ({exc})") from None
-        if not isinstance(self._npz, np.lib.npyio.NpzFile):
-            raise fail(file, "is a single .npy array, expected an .npz archive of named arrays")
-        self.keys = list(self._npz.files)
+        self._members = {}
+        for info in self._zip.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            self._members.setdefault(key, info)
+        self.keys = list(self._members)
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._npz.close()
+        self._zip.close()
 
     def has(self, key: str) -> bool:
-        return key in self.keys
+        return key in self._members
 
     def get(self, key: str, setting: str) -> np.ndarray:
         """Array `key`; `setting` names the spec key that chose it (e.g. `data.x_key`)."""
-        if key not in self.keys:
+        if key not in self._members:
             raise fail(
                 self.file,
                 f'no array "{key}" ({setting}); the file has: {name_list(self.keys) or "no arrays"}'
                 f"{did_you_mean(key, self.keys)}",
             )
+        info = self._members[key]
+        label = f'key "{key}": '
+        if not info.filename.endswith(".npy"):
+            raise fail(self.file, f"{label}the member {info.filename!r} is not a .npy array")
         try:
-            arr = self._npz[key]
-        except ValueError:
-            raise fail(self.file, f'key "{key}": {_PICKLE_HINT}') from None
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise fail(self.file, f'key "{key}": cannot read the array ({exc})') from None
+            arr = read_member(self._zip, self.path, info, self.file, label)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise fail(self.file, f"{label}cannot read the array ({exc})") from None
         return check_plain(arr, self.file, key)
 
 
@@ -95,28 +113,42 @@ def check_plain(arr: np.ndarray, file: str, key: str | None) -> np.ndarray:
 
 
 def read_npy(path: Path, file: str) -> np.ndarray:
-    """One array from a `.npy` file."""
+    """One array from a `.npy` file, memory-mapped read-only."""
     _check_path(path, file, ".npy")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise fail(file, _PICKLE_HINT) from None
-        raise fail(file, f"not a readable .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise fail(file, f"not a readable .npy file ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise fail(file, "is an .npz archive; expected a single .npy array")
-    return check_plain(arr, file, None)
+    with open(path, "rb") as f:
+        if f.read(2) == b"PK":
+            raise fail(file, "is an .npz archive; expected a single .npy array")
+    return check_plain(map_npy(path, file), file, None)
 
 
-def as_numbers(arr: np.ndarray, loc: Locator, key: str) -> np.ndarray:
-    """A numeric array as float64; strings and non-finite values are errors naming the example."""
+CHECK_ROWS_BYTES = 32 << 20  # finiteness is checked this many bytes of examples at a time
+
+
+def as_numbers(arr: np.ndarray, loc: Locator, key: str, dtype=np.float64, progress=None) -> np.ndarray:
+    """A numeric array, checked: strings, non-finite values and (for float32 training) values
+    beyond float32's range are errors naming the example. Returns `arr` itself (never a copy of
+    a memory map; cast per batch later) when it is already a float array, else `arr` as `dtype`."""
     if arr.dtype.kind not in "biuf":
         raise loc.error(None, key, f"expected numbers, got an array of {arr.dtype} values")
-    values = arr.astype(np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        at = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise loc.error(at, key, f"expected a finite number, got {values[at]}")
-    return values
+    limit = float(np.finfo(dtype).max) if np.dtype(dtype).kind == "f" else math.inf
+    if arr.dtype.kind == "f" and arr.ndim:
+        per = max(1, arr[:1].size * arr.dtype.itemsize)
+        step = max(1, CHECK_ROWS_BYTES // per)
+        rows = Rows(arr)
+        for i in range(0, arr.shape[0], step):
+            chunk = rows[i : i + step]  # explicit reads: a memory map's pages stay out of RSS
+            bad = ~np.isfinite(chunk)
+            if np.dtype(dtype).itemsize < chunk.dtype.itemsize:
+                bad |= np.abs(chunk) > limit
+            if bad.any():
+                at = tuple(int(v) for v in np.argwhere(bad)[0])
+                value = chunk[at]
+                at = (at[0] + i, *at[1:])
+                if np.isfinite(value):
+                    raise loc.error(at, key, f"{value} is beyond the range of {np.dtype(dtype).name} "
+                                    f"(largest magnitude {limit:.6g}); rescale the data")  # fmt: skip
+                raise loc.error(at, key, f"expected a finite number, got {value}")
+            if progress is not None:
+                progress(min(i + step, arr.shape[0]), arr.shape[0], "rows")
+        return arr
+    return np.asarray(arr).astype(np.float64).astype(dtype, copy=False) if arr.ndim else arr.astype(dtype)

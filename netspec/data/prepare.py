@@ -22,7 +22,8 @@ from .target_scaling import scale_note, target_scaler_for
 
 def prepare_splits(spec: Spec, spec_dir: Path, dtype=np.float32, n_outputs: int | None = None,
                    progress: Callable | None = None) -> tuple[Splits, str | None]:  # fmt: skip
-    """(splits, note). `progress(done, total, what)` is called while image files are decoded."""
+    """(splits, note). `progress(done, total, unit)` is called while a large file is read or
+    image files are decoded (unit "images")."""
     data = spec.data
     if data is not None and data.is_image_folder:
         from .images import load_image_splits
@@ -33,7 +34,7 @@ def prepare_splits(spec: Spec, spec_dir: Path, dtype=np.float32, n_outputs: int 
 
         splits = load_text_splits(spec, Path(spec_dir), dtype, n_outputs)
     else:
-        splits = load_splits(spec, spec_dir, dtype=dtype, n_outputs=n_outputs)
+        splits = load_splits(spec, spec_dir, dtype=dtype, n_outputs=n_outputs, progress=progress)
     scaler = target_scaler_for(spec, splits.train.y, splits.standardizer)
     note = scale_note(spec, splits.train.y, scaler)
     return replace(splits, target_scaler=scaler), note
@@ -54,7 +55,7 @@ def read_inputs(path: Path, spec: Spec, standardizer, class_names, *, require_ta
     from .inputs import load_inputs
 
     return load_inputs(Path(path), spec, standardizer, class_names, require_targets=require_targets,
-                       feature_names=feature_names, dtype=dtype)  # fmt: skip
+                       feature_names=feature_names, dtype=dtype, progress=progress)  # fmt: skip
 
 
 NOTE_MAX_BYTES = 20_000_000  # `check` stays quick: larger files get the note from `train` only

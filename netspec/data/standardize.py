@@ -35,19 +35,42 @@ class Standardizer:
 
     @classmethod
     def fit(
-        cls, x: np.ndarray, axes: tuple[int, ...] = (0,), mask: np.ndarray | None = None
-    ) -> Standardizer:
+        cls, x, axes: tuple[int, ...] = (0,), mask: np.ndarray | None = None,
+        chunk_bytes: int = 32 << 20,
+    ) -> Standardizer:  # fmt: skip
         """Mean and (population) std of x over `axes` (which include 0, the example axis),
-        counting only entries where `mask` (broadcastable to x) is true."""
-        x = np.asarray(x, dtype=np.float64)
-        if mask is None:
-            mean = x.mean(axis=axes, keepdims=True)
-            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
-        else:
-            w = np.broadcast_to(mask, x.shape).astype(np.float64)
-            count = np.maximum(w.sum(axis=axes, keepdims=True), 1.0)
-            mean = (x * w).sum(axis=axes, keepdims=True) / count
-            var = (((x - mean) ** 2) * w).sum(axis=axes, keepdims=True) / count
+        counting only entries where `mask` (broadcastable to x) is true.
+
+        x may be an array, a memory map or `Rows`: it is read `chunk_bytes` of float64 at a time
+        and the chunks' means and squared deviations are merged (Chan et al.) in float64, so
+        memory stays bounded and the result does not depend on where x lives."""
+        n = x.shape[0]
+        per = max(1, int(np.prod(x.shape[1:], dtype=np.int64)) * 8)
+        step = max(1, chunk_bytes // per)
+        count = mean = m2 = None
+        for start in range(0, n, step):
+            xc = np.asarray(x[start : start + step], dtype=np.float64)
+            if mask is None:
+                cb = np.full([1 if a in axes else s for a, s in enumerate(xc.shape)],
+                             float(np.prod([xc.shape[a] for a in axes])))  # fmt: skip
+                mb = xc.mean(axis=axes, keepdims=True)
+                m2b = ((xc - mb) ** 2).sum(axis=axes, keepdims=True)
+            else:
+                mk = mask[start : start + step] if mask.shape[0] == n and n > 1 else mask
+                w = np.broadcast_to(mk, xc.shape).astype(np.float64)
+                cb = w.sum(axis=axes, keepdims=True)
+                mb = (xc * w).sum(axis=axes, keepdims=True) / np.maximum(cb, 1.0)
+                m2b = (((xc - mb) ** 2) * w).sum(axis=axes, keepdims=True)
+            if count is None:
+                count, mean, m2 = cb, mb, m2b
+                continue
+            total = count + cb
+            safe = np.maximum(total, 1.0)
+            delta = mb - mean
+            mean = mean + delta * (cb / safe)
+            m2 = m2 + m2b + delta**2 * (count * cb / safe)
+            count = total
+        var = m2 / np.maximum(count, 1.0)
         return cls(mean[0], np.sqrt(var)[0])
 
     def apply(self, x: np.ndarray) -> np.ndarray:

@@ -4,6 +4,11 @@ At build time it decides the node order, which final activation is fused into th
 with cross_entropy, sigmoid with binary_cross_entropy: the loss takes logits), which tensors
 need gradients (nothing upstream of frozen layers or the input is differentiated), and binds
 each node to its kernels and parameter arrays, so the per-batch loop does no lookups.
+
+Each step also owns its run contexts with a scratch workspace (kernels/workspace.py), so its
+kernels reuse their buffers from batch to batch instead of faulting in fresh pages. The steps
+whose output the plan hands out (the loss input, the model output, and the views or identities
+in front of them) get no workspace: what the caller keeps is always a fresh array.
 """
 
 from __future__ import annotations
@@ -37,9 +42,25 @@ class _Step:
     # A frozen batch_norm runs in inference mode while training (as Keras): its running
     # statistics neither update nor get replaced by batch statistics.
     frozen_norm: bool
+    train_ctx: RunContext
+    infer_ctx: RunContext
+    infer_ws: dict | None
+    # inference applies this relu in place on its producer's output (read by nothing else)
+    relu_in_place: bool
+
+
+# Ops whose output may be a view of (or the very array of) their first input.
+_PASS_THROUGH = {"flatten", "reshape"}
+# Ops whose output is an array of their own (fresh or their step's scratch), never a view
+_OWN_OUTPUT = {"dense", "conv"}
 
 
 class Plan:
+    # Inference batches up to this many rows reuse their buffers; bigger ones (evaluation in
+    # chunks of 4096) allocate fresh arrays and free each as soon as its last reader is done,
+    # so holding them would raise peak memory for little gain.
+    INFER_REUSE_ROWS = 1024
+
     def __init__(self, graph: Graph, store: ParamStore):
         self.graph = graph
         self.store = store
@@ -54,6 +75,12 @@ class Plan:
         shape = graph.shape_of(self.loss_input)
         self.loss_has_time = len(shape) >= 3 and len(graph.input_shape) >= 3 and shape[1] == graph.input_shape[1]
         needs_grad = self._needs_grad(graph)
+        fresh_train = self._handed_out(graph, self.loss_input)
+        fresh_infer = fresh_train | self._handed_out(graph, graph.output)
+        readers: dict[str, int] = {}
+        for node in graph.nodes:
+            for t in node.inputs:
+                readers[t] = readers.get(t, 0) + 1
         self.steps: list[_Step] = []
         for node in graph.nodes:
             op = get_op(node.op)
@@ -63,12 +90,39 @@ class Plan:
             grads = {role: store.grads[p.name] for role, p in node.params.items() if p.trainable}
             need_dx = [needs_grad.get(t, False) for t in node.inputs]
             frozen_norm = node.op == "batch_norm" and not any(p.trainable for p in node.params.values())
+            train_ws = None if node.name in fresh_train else {}
+            train_ctx = RunContext(training=not frozen_norm, dtype=self.dtype, ws=train_ws)
+            infer_ws = None if node.name in fresh_infer else {}
+            src = node.inputs[0] if node.inputs else graph.input_name
+            in_place = (node.op == "relu" and node.name not in fresh_infer and readers.get(src) == 1
+                        and src != graph.input_name and graph.node(src).op in _OWN_OUTPUT)  # fmt: skip
             self.steps.append(
                 _Step(node, op.forward, op.backward, params, grads, need_dx,
-                      bool(grads) or any(need_dx), op.inference_identity, frozen_norm)
+                      bool(grads) or any(need_dx), op.inference_identity, frozen_norm,
+                      train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
+        # tensors whose last inference reader is step k (freed right after it)
+        last: dict[str, int] = {}
+        for k, node in enumerate(graph.nodes):
+            for t in node.inputs:
+                last[t] = k
+        self._dead_after: list[list[str]] = [[] for _ in graph.nodes]
+        for t, k in last.items():
+            self._dead_after[k].append(t)
+
+    @staticmethod
+    def _handed_out(graph: Graph, tensor: str) -> set[str]:
+        """Nodes whose output array may be the one the plan returns for `tensor`."""
+        names: set[str] = set()
+        while tensor != graph.input_name:
+            node = graph.node(tensor)
+            names.add(node.name)
+            if node.op not in _PASS_THROUGH and not get_op(node.op).inference_identity:
+                break
+            tensor = node.inputs[0]
+        return names
 
     @staticmethod
     def _needs_grad(graph: Graph) -> dict[str, bool]:
@@ -88,17 +142,15 @@ class Plan:
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator, lengths=None, check_finite=False) -> np.ndarray:
         """Training-mode forward to the loss input (logits when the output activation is fused)."""
-        ctx = RunContext(training=True, rng=rng, dtype=self.dtype, lengths=lengths)
-        frozen_ctx = RunContext(training=False, rng=None, dtype=self.dtype, lengths=lengths)
         values = {self.graph.input_name: x}
         for k in range(self.n_train):
             st = self.steps[k]
-            c = frozen_ctx if st.frozen_norm else ctx
+            c = st.train_ctx
+            c.rng, c.lengths = (None if st.frozen_norm else rng), lengths
             y, self._caches[k] = st.forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, c)
             if check_finite and not np.isfinite(y).all():
                 raise NonFiniteError(st.node.name)
             values[st.node.name] = y
-        self._ctx, self._frozen_ctx = ctx, frozen_ctx
         return values[self.loss_input]
 
     def backward(self, dy: np.ndarray) -> None:
@@ -113,22 +165,28 @@ class Plan:
                 for arr in st.grads.values():
                     arr.fill(0)
                 continue
-            dxs = st.backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx,
-                              self._frozen_ctx if st.frozen_norm else self._ctx)
+            dxs = st.backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx, st.train_ctx)
             for t, dx, need in zip(st.node.inputs, dxs, st.need_dx):
                 if need and dx is not None:
                     grads[t] = grads[t] + dx if t in grads else dx
         self._caches = [None] * self.n_train
 
     def _infer(self, x: np.ndarray, lengths, steps, out: str) -> np.ndarray:
-        ctx = RunContext(training=False, rng=None, dtype=self.dtype, lengths=lengths)
+        reuse = len(x) <= self.INFER_REUSE_ROWS
         values = {self.graph.input_name: x}
-        for st in steps:
+        for k, st in enumerate(steps):
             ins = [values[t] for t in st.node.inputs]
             if st.skip_in_inference:
                 values[st.node.name] = ins[0]
-                continue
-            values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, ctx)
+            elif st.relu_in_place:
+                values[st.node.name] = np.maximum(ins[0], 0, out=ins[0])
+            else:
+                c = st.infer_ctx
+                c.lengths, c.ws = lengths, (st.infer_ws if reuse else None)
+                values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, c)
+            for t in self._dead_after[k]:
+                if t != out:
+                    del values[t]
         return values[out]
 
     def predict(self, x: np.ndarray, lengths=None) -> np.ndarray:

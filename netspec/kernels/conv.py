@@ -4,14 +4,19 @@ Attributes (normalized by the compiler): nd, filters, kernel, strides, dilations
 (spec value), pads (ONNX order: begins then ends), use_bias, init.
 
 Kernels: im2col + GEMM. The batch is cut into chunks whose column matrix is ~2 MB (it stays in
-cache between the copy and the GEMM); per chunk, cols (n, C*kh*kw, Ho*Wo) is filled by one
-strided copy per kernel offset (as fast as a sliding_window_view transpose, and simpler), then
-y = W (F, C*kh*kw) @ cols lands directly in the channels-first output. Backward rebuilds each
-chunk's cols for dW from the cached padded input: measured faster than keeping every chunk's
-cols from the forward (32->64 ch 14x14 batch 64: 18 vs 29 ms; the kept columns fall out of
-cache) and it holds no more memory than the input. dX scatters dcols = W^T @ dy back with one
-strided add per kernel offset (col2im; faster than np.add.at) and is skipped when the executor
-does not need it (the first layer). 1-D runs as 2-D with a height of 1 (see windows.py).
+cache between the copy and the GEMM); per chunk, cols (n, C*kh*kw, positions) is filled by one
+strided copy per kernel offset, then y = W (F, C*kh*kw) @ cols. Backward rebuilds each chunk's
+cols for dW from the cached padded input (faster than keeping every chunk's cols: they fall out
+of cache) and scatters dcols = W^T @ dy back with one add per kernel offset (col2im), skipped
+when the executor does not need dX (the first layer). 1-D runs as 2-D with a height of 1.
+
+Stride 1 (any dilation) uses "wide rows": output positions are laid out on the padded input's
+row pitch Wp, so kernel offset (i, j) reads ONE contiguous run of the flattened padded image
+(xp_flat[i*dh*Wp + j*dw :][:L]) instead of Ho short rows. numpy's cost here is per inner row,
+not per element (conv 16->32 at 14x14: 14-float rows), so this cuts the column copies and the
+col2im adds several-fold. The Wp - Wo extra positions per row are garbage in the forward (never
+read: y is a strided view of the valid ones copied out) and get a zero dy in the backward, so
+they add nothing to dW or dX. Strided convs keep the plain per-offset copies.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, register
 from .shapes import fixed, need_rank, resolve_pads, window_out
 from .windows import Window, from_2d, window_2d
+from .workspace import scratch, zeros
 
 CHUNK_BYTES = 2 << 20  # column-matrix bytes per GEMM
 
@@ -65,34 +71,79 @@ def flops(attrs: dict, ins, out) -> int:
     return prod(out[1:]) * per_output
 
 
-def _im2col(xp: np.ndarray, win: Window) -> np.ndarray:
-    """(n, C, Hp, Wp) padded input -> (n, C*kh*kw, Ho*Wo) columns, rows ordered (c, i, j) as
-    the weight's (C, kh, kw) so the weight reshapes to (F, C*kh*kw) without a copy."""
+def _im2col(xp: np.ndarray, win: Window, out: np.ndarray) -> np.ndarray:
+    """(n, C, Hp, Wp) padded input -> out (n, C*kh*kw, Ho*Wo) columns, rows ordered (c, i, j)
+    as the weight's (C, kh, kw) so the weight reshapes to (F, C*kh*kw) without a copy."""
     n, c = xp.shape[:2]
     (kh, kw), (ho, wo) = win.kernel, win.out_hw
-    cols = np.empty((n, c, kh, kw, ho, wo), dtype=xp.dtype)
+    cols = out.reshape(n, c, kh, kw, ho, wo)
     for i, j, rows, cs in win.taps():
         cols[:, :, i, j] = xp[:, :, rows, cs]
-    return cols.reshape(n, c * kh * kw, ho * wo)
+    return out
 
 
-def _chunk(win: Window, channels: int, itemsize: int) -> int:
+def _wide_len(win: Window) -> int:
+    """Positions per channel in the wide-row layout: Ho rows of pitch Wp, the last one cut at
+    Wo so that the last kernel offset's run ends exactly at the end of the padded image."""
+    return (win.out_hw[0] - 1) * win.padded_hw[1] + win.out_hw[1]
+
+
+def _offsets(win: Window) -> list[int]:
+    wp = win.padded_hw[1]
+    return [i * win.dilations[0] * wp + j * win.dilations[1] for i in range(win.kernel[0]) for j in range(win.kernel[1])]
+
+
+def _im2col_wide(xp: np.ndarray, win: Window, out: np.ndarray) -> np.ndarray:
+    """(n, C, Hp, Wp) contiguous padded input -> out (n, C*kh*kw, L) wide-row columns."""
+    n, c = xp.shape[:2]
+    length = out.shape[2]
+    flat = xp.reshape(n, c, -1)
+    cols = out.reshape(n, c, -1, length)
+    for t, off in enumerate(_offsets(win)):
+        cols[:, :, t] = flat[:, :, off : off + length]
+    return out
+
+
+def _valid(wide: np.ndarray, win: Window) -> np.ndarray:
+    """The (n, F, Ho, Wo) valid positions of a (n, F, L) wide-row array, as a strided view."""
+    n, f, length = wide.shape
+    s = wide.strides
+    ho, wo = win.out_hw
+    return np.lib.stride_tricks.as_strided(wide, (n, f, ho, wo), (s[0], s[1], win.padded_hw[1] * s[2], s[2]))
+
+
+def _chunk(win: Window, channels: int, positions: int, itemsize: int) -> int:
     """Samples per chunk so that one chunk's columns take about CHUNK_BYTES."""
-    per_sample = channels * win.kernel[0] * win.kernel[1] * win.out_hw[0] * win.out_hw[1] * itemsize
+    per_sample = channels * win.kernel[0] * win.kernel[1] * positions * itemsize
     return max(1, CHUNK_BYTES // max(per_sample, 1))
+
+
+def _padded(x: np.ndarray, win: Window, ctx) -> np.ndarray:
+    if any(win.pads):
+        return win.pad(x, out=scratch(ctx, "xp", (*x.shape[:2], *win.padded_hw), x.dtype))
+    return np.ascontiguousarray(x)
 
 
 def forward(attrs, xs, params, ctx):
     win, x = window_2d(attrs, xs[0])
     w = params["weight"]
-    n, f = x.shape[0], w.shape[0]
+    n, c, f = x.shape[0], x.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
-    xp = win.pad(x)
-    y = np.empty((n, f, *win.out_hw), dtype=x.dtype)
+    xp = _padded(x, win, ctx)
+    wide = win.strides == (1, 1)
+    positions = _wide_len(win) if wide else win.out_hw[0] * win.out_hw[1]
+    step = _chunk(win, c, positions, x.itemsize)
+    cols = scratch(ctx, "cols", (min(step, n), w2.shape[1], positions), x.dtype)
+    y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype)
     y3 = y.reshape(n, f, -1)
-    step = _chunk(win, x.shape[1], x.itemsize)
+    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if wide else None
     for n0 in range(0, n, step):
-        np.matmul(w2, _im2col(xp[n0 : n0 + step], win), out=y3[n0 : n0 + step])
+        m = min(step, n - n0)
+        if wide:
+            np.matmul(w2, _im2col_wide(xp[n0 : n0 + m], win, cols[:m]), out=yw[:m])
+            y[n0 : n0 + m] = _valid(yw[:m], win)
+        else:
+            np.matmul(w2, _im2col(xp[n0 : n0 + m], win, cols[:m]), out=y3[n0 : n0 + m])
     b = params.get("bias")
     if b is not None:
         y3 += b[:, None]
@@ -108,26 +159,57 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if "bias" in grads:
         # A GEMV with ones sums over positions ~4x faster than np.sum over axes (0, 2).
         np.sum(dy3 @ np.ones(dy3.shape[2], dtype=dy.dtype), axis=0, out=grads["bias"])
-    dw = np.zeros(w2.shape, dtype=w.dtype) if "weight" in grads else None
-    dxp = np.zeros(xp.shape, dtype=dy.dtype) if need_dx[0] else None
+    want_dw = "weight" in grads
+    if not want_dw and not need_dx[0]:
+        return [None]
+    # wide rows pay off in the col2im scatter; for dW alone (a first layer) the plain columns
+    # avoid building a wide dy
+    wide = win.strides == (1, 1) and need_dx[0]
+    positions = _wide_len(win) if wide else win.out_hw[0] * win.out_hw[1]
+    if not wide and win.strides == (1, 1):  # the forward's chunks were sized for wide columns
+        step = _chunk(win, c, positions, xp.itemsize)
+    m0 = min(step, n)
+    dw = grads["weight"].reshape(f, -1) if want_dw else None
+    if dw is not None:
+        dw.fill(0)
+        dw_part = scratch(ctx, "dw_part", (m0, f, w2.shape[1]), w.dtype)
+        cols = scratch(ctx, "cols", (m0, w2.shape[1], positions), xp.dtype)
+    dxp = zeros(ctx, "dxp", xp.shape, dy.dtype) if need_dx[0] else None
+    if dxp is not None:
+        dcols = scratch(ctx, "dcols", (m0, w2.shape[1], positions), dy.dtype)
+    if wide:  # dy on the wide rows; the garbage positions stay zero
+        dyw = zeros(ctx, "dyw", (m0, f, positions), dy.dtype)
     (kh, kw), (ho, wo) = win.kernel, win.out_hw
     for n0 in range(0, n, step):
-        d = dy3[n0 : n0 + step]
+        m = min(step, n - n0)
+        if wide:
+            _valid(dyw[:m], win)[...] = dy3[n0 : n0 + m].reshape(m, f, ho, wo)
+            d = dyw[:m]
+        else:
+            d = dy3[n0 : n0 + m]
         if dw is not None:
-            cols = _im2col(xp[n0 : n0 + step], win)
-            dw += np.matmul(d, cols.transpose(0, 2, 1)).sum(axis=0)
+            im2col = _im2col_wide if wide else _im2col
+            cm = im2col(xp[n0 : n0 + m], win, cols[:m])
+            dw += np.matmul(d, cm.transpose(0, 2, 1), out=dw_part[:m]).sum(axis=0)
         if dxp is not None:
-            dcols = np.matmul(w2.T, d).reshape(-1, c, kh, kw, ho, wo)
-            part = dxp[n0 : n0 + step]
-            for i, j, rows, cs in win.taps():
-                part[:, :, rows, cs] += dcols[:, :, i, j]
-    if dw is not None:
-        grads["weight"][...] = dw.reshape(w.shape)
+            dc = np.matmul(w2.T, d, out=dcols[:m])
+            part = dxp[n0 : n0 + m]
+            if wide:
+                flat = part.reshape(m, c, -1)
+                dc4 = dc.reshape(m, c, -1, positions)
+                for t, off in enumerate(_offsets(win)):
+                    flat[:, :, off : off + positions] += dc4[:, :, t]
+            else:
+                dc6 = dc.reshape(m, c, kh, kw, ho, wo)
+                for i, j, rows, cs in win.taps():
+                    part[:, :, rows, cs] += dc6[:, :, i, j]
     if dxp is None:
         return [None]
-    dx = win.crop(dxp)
-    if any(win.pads):
-        dx = np.ascontiguousarray(dx)  # later kernels reshape dy; keep it a plain array
+    if any(win.pads):  # later kernels reshape dy; keep it a plain array
+        dx = scratch(ctx, "dx", (n, c, *win.in_hw), dy.dtype)
+        dx[...] = win.crop(dxp)
+    else:
+        dx = dxp
     return [from_2d(dx, attrs["nd"])]
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, ShapeError, register
 from .shapes import fixed
+from .workspace import scratch
 
 
 def infer(attrs: dict, ins: list[Shape]) -> Shape:
@@ -37,7 +38,7 @@ def forward(attrs, xs, params, ctx):
     x = xs[0]
     w = params["weight"]
     x2 = x.reshape(-1, x.shape[-1])
-    y = np.matmul(x2, w)
+    y = np.matmul(x2, w, out=scratch(ctx, "y", (x2.shape[0], w.shape[1]), np.result_type(x2, w)))
     b = params.get("bias")
     if b is not None:
         y += b
@@ -54,7 +55,8 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
         np.sum(dy2, axis=0, out=grads["bias"])
     if not need_dx[0]:
         return [None]
-    return [np.matmul(dy2, w.T).reshape(x_shape)]
+    dx = np.matmul(dy2, w.T, out=scratch(ctx, "dx", (dy2.shape[0], w.shape[0]), np.result_type(dy2, w)))
+    return [dx.reshape(x_shape)]
 
 
 register(OpDef("dense", infer, params, flops, forward=forward, backward=backward))

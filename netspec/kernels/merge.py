@@ -11,6 +11,7 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, ShapeError, register
 from .shapes import format_dims
+from .workspace import scratch
 
 
 def add_infer(attrs: dict, ins: list[Shape]) -> Shape:
@@ -53,7 +54,8 @@ def _free(attrs, ins, out) -> int:
 
 
 def add_forward(attrs, xs, params, ctx):
-    y = xs[0] + xs[1]
+    y = np.add(xs[0], xs[1], out=scratch(ctx, "y", np.broadcast_shapes(*(x.shape for x in xs)),
+                                          np.result_type(*xs)))  # fmt: skip
     for x in xs[2:]:
         y += x
     return y, None
@@ -65,7 +67,10 @@ def add_backward(attrs, dy, cache, params, grads, need_dx, ctx):
 
 def concat_forward(attrs, xs, params, ctx):
     axis = attrs["axis"]
-    return np.concatenate(xs, axis=axis), [x.shape[axis] for x in xs]
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    y = np.concatenate(xs, axis=axis, out=scratch(ctx, "y", tuple(shape), np.result_type(*xs)))
+    return y, [x.shape[axis] for x in xs]
 
 
 def concat_backward(attrs, dy, sizes, params, grads, need_dx, ctx):

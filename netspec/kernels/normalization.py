@@ -14,6 +14,7 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, register
 from .shapes import fixed
+from .workspace import scratch
 
 
 def infer(attrs: dict, ins: list[Shape]) -> Shape:
@@ -58,15 +59,16 @@ def forward(attrs, xs, params, ctx):
         rm, rv = params["running_mean"], params["running_var"]
         inv_std = 1 / np.sqrt(rv + eps)
         scale = (params["gamma"] * inv_std).reshape(bshape)
-        y = x * scale
+        y = np.multiply(x, scale, out=scratch(ctx, "y", x.shape, x.dtype))
         y += beta - rm.reshape(bshape) * scale
         return y, ("eval", x, inv_std.reshape(bshape))
     mean = x.mean(axis=axes, keepdims=True)
-    xhat = x - mean  # two-pass variance: no cancellation when |mean| >> std
-    var = np.mean(np.square(xhat), axis=axes, keepdims=True)
+    # two-pass variance: no cancellation when |mean| >> std
+    xhat = np.subtract(x, mean, out=scratch(ctx, "xhat", x.shape, x.dtype))
+    var = np.mean(np.square(xhat, out=scratch(ctx, "sq", x.shape, x.dtype)), axis=axes, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
     xhat *= inv_std
-    y = xhat * gamma
+    y = np.multiply(xhat, gamma, out=scratch(ctx, "y", x.shape, x.dtype))
     y += beta
     m = attrs["momentum"]
     rm, rv = params["running_mean"], params["running_var"]
@@ -77,11 +79,12 @@ def forward(attrs, xs, params, ctx):
     return y, ("train", xhat, inv_std)
 
 
-def _param_grads(dy, xhat, axes, grads):
+def _param_grads(dy, xhat, axes, grads, ctx=None):
     """dgamma = sum(dy * xhat), dbeta = sum(dy) over the non-channel axes; written into grads
     when those roles are trainable (the training-mode dx needs both either way)."""
     out = []
-    for role, src in (("gamma", dy * xhat), ("beta", dy)):
+    dyx = np.multiply(dy, xhat, out=scratch(ctx, "dyx", dy.shape, dy.dtype))
+    for role, src in (("gamma", dyx), ("beta", dy)):
         g = grads.get(role)
         out.append(np.sum(src, axis=axes) if g is None else np.sum(src, axis=axes, out=g))
     return out
@@ -98,11 +101,11 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
             _param_grads(dy, xhat, axes, grads)
         return [dy * (gamma * inv_std) if need_dx[0] else None]
     xhat = a
-    dgamma, dbeta = _param_grads(dy, xhat, axes, grads)
+    dgamma, dbeta = _param_grads(dy, xhat, axes, grads, ctx)
     if not need_dx[0]:
         return [None]
     # dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
-    dx = xhat * (dgamma.reshape(bshape) / n)
+    dx = np.multiply(xhat, dgamma.reshape(bshape) / n, out=scratch(ctx, "dx", dy.shape, dy.dtype))
     np.subtract(dy, dx, out=dx)
     dx -= dbeta.reshape(bshape) / n
     dx *= gamma * inv_std

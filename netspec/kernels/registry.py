@@ -43,6 +43,9 @@ class RunContext:
     rng: np.random.Generator | None = None  # dropout masks and noise; None at inference
     dtype: type = np.float32
     lengths: np.ndarray | None = None  # (batch,) real lengths of padded sequences, if any
+    # The plan gives each step its own scratch dict, so kernels reuse buffers across batches
+    # of one shape (see workspace.py); None (direct kernel calls, tests): fresh arrays.
+    ws: dict | None = None
 
 
 @dataclass(frozen=True)

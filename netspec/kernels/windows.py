@@ -39,15 +39,20 @@ class Window:
             for j in range(self.kernel[1]):
                 yield (i, j, *self.tap(i, j))
 
-    def pad(self, x: np.ndarray, value: float = 0.0) -> np.ndarray:
-        """x with the padding applied (x itself when there is none)."""
+    def pad(self, x: np.ndarray, value: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+        """x with the padding applied (x itself when there is none), into `out` if given."""
         if not any(self.pads):
             return x
         t, l = self.pads[0], self.pads[1]
         hp, wp = self.padded_hw
-        xp = np.full((*x.shape[:2], hp, wp), value, dtype=x.dtype)
-        xp[:, :, t : t + x.shape[2], l : l + x.shape[3]] = x
-        return xp
+        if out is None:
+            out = np.empty((*x.shape[:2], hp, wp), dtype=x.dtype)
+        h, w = x.shape[2], x.shape[3]
+        # only the border is filled: the interior is overwritten by x anyway
+        out[:, :, :t], out[:, :, t + h :] = value, value
+        out[:, :, t : t + h, :l], out[:, :, t : t + h, l + w :] = value, value
+        out[:, :, t : t + h, l : l + w] = x
+        return out
 
     def crop(self, xp: np.ndarray) -> np.ndarray:
         """The unpadded part of a padded-layout array (a view)."""

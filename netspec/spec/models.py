@@ -46,6 +46,8 @@ class Data(Strict):
     target: Columns | None = None
     features: list[str] | None = None
     x_key: str = "x"
+    # A .npy of targets (one per example) when `path` is a .npy of inputs; relative to the spec.
+    targets: str | None = None
     lengths_key: str | None = None
     reshape: list[PosInt] | None = None
     # Classification: the class names in output order (default: the labels found in the file,
@@ -96,6 +98,13 @@ class Data(Strict):
                 raise ValueError("give either `target` or `series`, not both")
             if self.window is None:
                 raise ValueError("`series` needs `window` (the number of steps per example)")
+        elif self.targets is not None:
+            if not self.path.endswith(".npy") or not self.targets.endswith(".npy"):
+                raise ValueError("`targets` pairs a .npy of inputs (`path`) with a .npy of targets")
+            if self.target is not None:
+                raise ValueError("give either `target` (a column or key) or `targets` (a .npy file), not both")
+        elif self.path.endswith(".npy"):
+            raise ValueError('a .npy `path` holds inputs only: name the .npy of targets in `targets = "y.npy"`')
         elif self.target is None and not self.path.endswith(".npz") and not self.is_image_folder:
             raise ValueError("missing `target`: name the CSV column to predict (or use `series`)")
         return self

@@ -28,7 +28,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, write_json
 def spec_hash(spec) -> str:
     """Identifies what a run computes: paths, description and epochs (which --epochs may
     override) are left out, so a run folder's own copy of the spec hashes the same."""
-    text = spec.model_dump_json(exclude={"description": True, "train": {"epochs", "init_from"}, "data": {"path"}})
+    text = spec.model_dump_json(exclude={"description": True, "train": {"epochs", "init_from"}, "data": {"path", "targets"}})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -112,6 +112,8 @@ class RunFiles:
         doc["train"]["epochs"] = self.model_meta.get("epochs", doc["train"]["epochs"])  # --epochs
         if doc.get("data"):
             doc["data"]["path"] = _rebase(doc["data"]["path"], spec_dir, self.folder)
+            if doc["data"].get("targets"):
+                doc["data"]["targets"] = _rebase(doc["data"]["targets"], spec_dir, self.folder)
         if doc["train"].get("init_from"):
             doc["train"]["init_from"] = _rebase(doc["train"]["init_from"], spec_dir, self.folder)
         text = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
