@@ -20,7 +20,8 @@ def evaluate_run(run: Path, split: str, data: Path | None) -> dict:
     ds = model.read(data, require_targets=True) if data is not None else model.split(split)
     result = {"run_dir": str(model.run_dir), "source": str(data) if data else split, "examples": len(ds.x),
               "metrics": model.evaluate(ds)}  # fmt: skip
-    if model.task == "classification":
+    multi_label = model.spec.data is not None and len(model.spec.data.target_columns) > 1
+    if model.task == "classification" and not multi_label:  # multi-label: per-label metrics instead
         names, cm = confusion_of(model, ds)
         result["class_names"] = names
         result["confusion_matrix"] = cm.tolist()

@@ -24,6 +24,7 @@ class ProgressView:
         )  # fmt: skip
         self.overall = None
         self.batch_task = None
+        self.decode_task = None
         self.load_task = None
 
     def __call__(self, ev) -> None:
@@ -47,6 +48,15 @@ class ProgressView:
             )
             p.start()
             self.overall = p.add_task("epochs", total=d["epochs"], completed=d["resumed_from"], info="")
+        elif ev.kind == "note":
+            self.console.print(f"[yellow]note[/]: {ev.data['message']}", soft_wrap=True)
+        elif ev.kind == "decode":  # image files decoded before training starts
+            if self.decode_task is None:
+                p.start()
+                self.decode_task = p.add_task(f"decoding {ev.data['what']}", total=ev.batches, info="")
+            p.update(self.decode_task, completed=ev.batch)
+            if ev.batch >= ev.batches:
+                p.remove_task(self.decode_task)
         elif ev.kind == "init_from":
             d = ev.data
             self.console.print(f"init_from {d['source']}: loaded {len(d['loaded'])} ({', '.join(d['loaded']) or '-'})")

@@ -59,7 +59,7 @@ FAMILIES = [
 ]
 # The structural ops the exporter emits around the kernels (backend_glue.py): no IR op of their own.
 GLUE = [
-    r"^test_sub(_bcast|_example)?_cpu$", r"^test_div(_bcast|_example)?_cpu$",
+    r"^test_sub(_bcast|_example)?_cpu$", r"^test_div(_bcast|_example)?_cpu$", r"^test_mul(_bcast|_example)?_cpu$",
     r"^test_reduce_mean_(default_axes_keepdims|do_not_keepdims|keepdims|negative_axes_keepdims)_(example|random)_cpu$",
     r"^test_reduce_max_(default_axes_keepdims?|do_not_keepdims|keepdims|negative_axes_keepdims)_(example|random)_cpu$",
     r"^test_transpose_(default|all_permutations_[0-9])_cpu$", r"^test_squeeze(_negative_axes)?_cpu$",

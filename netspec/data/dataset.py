@@ -30,6 +30,7 @@ class Dataset:
     y: np.ndarray | None
     lengths: np.ndarray | None = None
     target_lengths: np.ndarray | None = None
+    names: list[str] | None = None  # what each example is called (image files), when known
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -41,6 +42,7 @@ class Dataset:
             None if self.y is None else self.y[idx],
             None if self.lengths is None else self.lengths[idx],
             None if self.target_lengths is None else self.target_lengths[idx],
+            None if self.names is None else [self.names[int(i)] for i in idx],
         )
 
 
@@ -54,6 +56,7 @@ class Splits:
         apply it again only to new inputs, e.g. `load_inputs` does).
     feature_names: the CSV columns used as inputs, in order (None for NPZ and series); keep it
         with the model so `predict` reads the same columns.
+    target_scaler / vocabulary: see below; both are kept with the model.
     """
 
     train: Dataset
@@ -63,3 +66,7 @@ class Splits:
     standardizer: Standardizer | None
     task: str
     feature_names: list[str] | None = None
+    # Regression targets trained as (y - mean) / std (data.target_scaling); y stays in data units.
+    target_scaler: object | None = None
+    # Text inputs: the vocabulary built on the train split (netspec.data.text.Vocabulary).
+    vocabulary: object | None = None

@@ -31,6 +31,7 @@ from .emitters import get_emitter
 from .emitters.context import EmitContext
 from .errors import ExportError, OpsetError
 from .padding import mask_padded_steps
+from .postprocess import unscale_output
 from .simplify import cancel_transposes
 
 # opset -> the IR version onnxruntime expects for it (never the installed onnx's default)
@@ -105,13 +106,16 @@ def export_onnx(
     spec_hash: str = "",
     spec_name: str = "",
     sequence_lengths: bool = False,
+    target_scaler=None,
+    extra_metadata: dict[str, str] | None = None,
 ) -> onnx.ModelProto:
     """Build the ONNX model of `graph` with `params` (Param.name -> array) baked in.
 
     `standardizer`: None or an object with `.mean` / `.std` arrays broadcastable to the
     per-sample input shape. `sequence_lengths`: add an int32 "lengths" input (batch,) passed to
     every rnn/lstm as `sequence_lens`. Raises OpsetError for an unsupported opset and
-    ExportError for anything else that cannot be exported. Validate the result with
+    ExportError for anything else that cannot be exported. `target_scaler` (mean/std per output
+    column) appends Mul/Add that map scaled regression outputs back to the data's units. Validate the result with
     netspec.export.validate.check_model.
     """
     ir_version = ir_version_for(opset)
@@ -137,14 +141,17 @@ def export_onnx(
             )
         )
     for node in graph.nodes:  # ONNX names of node outputs, assigned up front
-        ctx.names[node.name] = OUTPUT_NAME if node.name == graph.output else ctx.unique(node.name)
+        last = node.name == graph.output and target_scaler is None
+        ctx.names[node.name] = OUTPUT_NAME if last else ctx.unique(node.name)
 
     items: list = _standardize(graph, standardizer, ctx) if standardizer is not None else []
     if ctx.lengths:  # padded steps hold 0, after standardization (kernels/padding.py)
         items += mask_padded_steps(graph, ctx)
     for node in graph.nodes:
         items += get_emitter(node.op)(ctx, node)
-    if ctx.names[graph.output] != OUTPUT_NAME:  # the output was rewired (e.g. a trailing dropout)
+    if target_scaler is not None:
+        items += unscale_output(ctx, ctx.names[graph.output], OUTPUT_NAME, target_scaler)
+    elif ctx.names[graph.output] != OUTPUT_NAME:  # the output was rewired (e.g. a trailing dropout)
         items.append(
             helper.make_node(
                 "Identity",
@@ -180,6 +187,8 @@ def export_onnx(
             "netspec_version": __version__,
             "task": task_of(graph),
             "standardized": "true" if standardizer is not None else "false",
+            "target_scaled": "true" if target_scaler is not None else "false",
+            **(extra_metadata or {}),
         },
     )
     return model

@@ -49,12 +49,19 @@ class TrainOutcome:
 class Trainer:
     def __init__(self, plan: Plan, cfg, *, seed: int, epochs: int, task: str,
                  callback: Callable[[Event], None] | None = None, files: RunFiles | None = None,
-                 rngs: dict | None = None, record_gradients: bool = True):  # fmt: skip
+                 rngs: dict | None = None, record_gradients: bool = True, target_scaler=None,
+                 augment=None):  # fmt: skip
         self.plan, self.cfg, self.epochs, self.task = plan, cfg, epochs, task
+        # Regression targets trained as (y - mean) / std; metrics are in the data's units.
+        self.target_scaler = target_scaler
+        # Training-batch augmentation (images): a callable (x, rng) -> x with a generator of its own.
+        self.augment = augment
         self.store: ParamStore = plan.store
         self.emit = callback or (lambda e: None)
         self.files = files
         self.rngs = rngs or rng_tree(seed)
+        if augment is not None and "augment" not in self.rngs:  # a 4th child: the others stay as they were
+            self.rngs["augment"] = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
         self.loss_fn = LOSSES[cfg.loss]
         self.opt = make_optimizer(cfg.optimizer, self.store.flat.size, self.store.flat.dtype)
         self.stopper = EarlyStopper(cfg.early_stopping) if cfg.early_stopping else None
@@ -70,6 +77,8 @@ class Trainer:
               target_lengths=None) -> float:  # fmt: skip
         plan, store = self.plan, self.store
         z = plan.forward_train(xb, self.rngs["noise"], lengths)
+        if self.target_scaler is not None:
+            yb = self.target_scaler.scale(yb)
         mask = plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0, target_lengths)
         loss, dz = self.loss_fn(z, yb, mask=mask)
         if not math.isfinite(loss):
@@ -118,7 +127,8 @@ class Trainer:
         for k, idx in enumerate(batches, 1):
             lb = lengths[idx] if lengths is not None else None
             tb = tlens[idx] if tlens is not None else None
-            loss = self._step(x[idx], y[idx], lr, epoch, k, lb, outputs, tb)
+            xb = x[idx] if self.augment is None else self.augment(x[idx], self.rngs["augment"])
+            loss = self._step(xb, y[idx], lr, epoch, k, lb, outputs, tb)
             total += loss * len(idx)
             count += len(idx)
             self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
@@ -128,7 +138,8 @@ class Trainer:
         order = np.concatenate(batches)
         seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order],
                           None if tlens is None else tlens[order])  # fmt: skip
-        row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix=""))
+        row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix="",
+                              target_scaler=self.target_scaler))
         if self.grad_norms is not None:
             self._warn(self.grad_norms.end_epoch(epoch))
         return row
@@ -155,7 +166,7 @@ class Trainer:
                     break
                 row = self._epoch(epoch, train)
                 if val is not None and len(val.x):
-                    row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
+                    row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_", target_scaler=self.target_scaler))
                 self._check_finite(row, epoch)
                 improved = False  # best.safetensors exists only when early stopping monitors
                 if es is not None:
