@@ -2,8 +2,9 @@
 
 For each spec and seed, netspec trains the spec as written, and PyTorch trains the same graph
 (translated node by node from `netspec.compile(spec).graph` by bench/torch_graph.py) on the SAME
-arrays: `netspec.data.load_splits` for that seed (shuffled split, standardization fitted on the
-train rows) is computed once and given to both. PyTorch gets the same initializer distributions
+arrays: `netspec.data.prepare.prepare_splits` for that seed (shuffled split, standardization
+fitted on the train rows, target scaling when the spec asks for it: both train on the scaled
+targets and are scored in the data's units) is computed once and given to both. PyTorch gets the same initializer distributions
 (independent draws), optimizer and its settings, learning-rate schedule, batch size, epochs,
 shuffling, penalties, gradient clipping and early-stopping rule (monitor, patience, min_delta,
 restore best); both are scored on the test split by the same metric functions. Only the random
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import math
 import statistics
@@ -36,14 +38,14 @@ from torch_graph import TorchGraph
 
 import netspec
 from netspec.api import spec_dir
-from netspec.data import load_splits
+from netspec.data.prepare import prepare_splits
 from netspec.training.early_stopping import EarlyStopper
 from netspec.training.metrics import METRICS, higher_is_better, task_kind
 from netspec.training.schedules import learning_rate
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPECS = ["iris_mlp", "breast_cancer", "digits_mlp", "digits_cnn", "digits_residual",
-                 "sunspots_lstm", "sine_regression"]  # fmt: skip
+                 "sunspots_lstm", "nile_lstm", "sine_regression"]  # fmt: skip
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -65,7 +67,7 @@ def spec_splits(spec):
     """The standardized train/val/test splits netspec itself would train on for spec.seed."""
     graph = netspec.compile(spec).graph
     dtype = np.float64 if spec.train.dtype == "float64" else np.float32
-    return load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=graph.output_shape[-1])
+    return prepare_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=graph.output_shape[-1])[0]
 
 
 # -- PyTorch side --------------------------------------------------------------------------------
@@ -95,21 +97,26 @@ def _loss(name: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(z, y) if name == "mse" else F.l1_loss(z, y)
 
 
-def _tensors(ds, dtype):
+def _tensors(ds, dtype, target_scaler=None):
+    """x and the targets the loss compares with (scaled when netspec scales them)."""
     x = torch.from_numpy(np.asarray(ds.x))
     x = x if x.dtype == torch.int64 else x.to(dtype)
-    y = torch.from_numpy(ds.y)
+    y = torch.from_numpy(ds.y if target_scaler is None else target_scaler.scale(ds.y))
     return x, (y if y.dtype == torch.int64 else y.to(dtype))
 
 
 @torch.no_grad()
-def torch_evaluate(model: TorchGraph, cfg, ds, dtype, prefix: str = "", loss: bool = True) -> dict:
-    """{prefix+"loss", prefix+metric...} in inference mode, scored like netspec's evaluate."""
+def torch_evaluate(model: TorchGraph, cfg, ds, dtype, prefix: str = "", loss: bool = True,
+                   target_scaler=None) -> dict:  # fmt: skip
+    """{prefix+"loss", prefix+metric...} in inference mode, scored like netspec's evaluate
+    (the loss on scaled targets, metrics in the data's units)."""
     model.eval()
-    x, y = _tensors(ds, dtype)
+    x, y = _tensors(ds, dtype, target_scaler)
     z = model(x)
     out = {prefix + "loss": float(_loss(cfg.loss, z, y))} if loss else {}
     outputs = model.outputs(z).numpy()
+    if target_scaler is not None:
+        outputs = target_scaler.unscale(outputs)
     for name in cfg.resolved_metrics:
         out[prefix + name] = float(METRICS[name](ds.y, outputs, task_kind(cfg.loss)))
     return out
@@ -131,7 +138,8 @@ def train_torch(spec, splits, seed: int, init: str = "spec") -> dict:
         model.init_like_spec(gen)
     opt = _optimizer(cfg.optimizer, [p for p in model.parameters() if p.requires_grad])
     stopper = EarlyStopper(cfg.early_stopping) if cfg.early_stopping else None
-    x, y = _tensors(splits.train, dtype)
+    ts = splits.target_scaler  # same preprocessing as netspec: scaled targets, unscaled metrics
+    x, y = _tensors(splits.train, dtype, ts)
     n, bs = len(x), cfg.batch_size
     has_val = splits.val is not None and len(splits.val)
     best_state, best_epoch, epochs_run = None, 0, 0
@@ -158,12 +166,12 @@ def train_torch(spec, splits, seed: int, init: str = "spec") -> dict:
             continue
         row = {"loss": total / n}  # as netspec: the epoch's mean training loss, then metrics
         if has_val:
-            row.update(torch_evaluate(model, cfg, splits.val, dtype, prefix="val_"))
+            row.update(torch_evaluate(model, cfg, splits.val, dtype, prefix="val_", target_scaler=ts))
         monitor = stopper.cfg.monitor
         if monitor not in row:
             monitor = monitor.removeprefix("val_")
             if monitor not in row:
-                row.update(torch_evaluate(model, cfg, splits.train, dtype, loss=False))
+                row.update(torch_evaluate(model, cfg, splits.train, dtype, loss=False, target_scaler=ts))
         improved, stop = stopper.update(row[monitor], epoch)
         if improved and stopper.cfg.restore_best:
             best_state = copy.deepcopy(model.state_dict())
@@ -175,7 +183,7 @@ def train_torch(spec, splits, seed: int, init: str = "spec") -> dict:
             model.load_state_dict(best_state)
     else:
         best_epoch = epochs_run
-    test = torch_evaluate(model, cfg, splits.test, dtype)
+    test = torch_evaluate(model, cfg, splits.test, dtype, target_scaler=ts)
     return {
         "test": test,
         "epochs_run": epochs_run,
@@ -198,14 +206,18 @@ def _stats(values: list[float]) -> dict:
             "values": values}  # fmt: skip
 
 
-def compare(name: str, seeds, init: str = "spec", metric: str | None = None) -> dict:
-    """Train `name` with netspec and PyTorch for each seed; per-library test-metric stats."""
+def compare(name: str, seeds, init: str = "spec", metric: str | None = None, scale_targets: bool = True) -> dict:
+    """Train `name` with netspec and PyTorch for each seed; per-library test-metric stats.
+    scale_targets=False trains both on unscaled regression targets (the behaviour before
+    target scaling), to show what scaling is worth."""
     base = netspec.load(spec_path(name))
     metric = metric or base.train.resolved_metrics[0]
     runs: dict[str, list[dict]] = {"netspec": [], "pytorch": []}
     for s in seeds:
         spec = seeded(base, s)
         splits = spec_splits(spec)
+        if not scale_targets:
+            splits = dataclasses.replace(splits, target_scaler=None)
         runs["netspec"].append(train_netspec(spec, splits))
         runs["pytorch"].append(train_torch(spec, splits, s, init))
     row = {"spec": name, "metric": metric, "higher_is_better": higher_is_better(metric),
@@ -268,13 +280,15 @@ def main() -> None:
         default="spec",
         help="PyTorch weights from the spec's initializers (default) or torch's own defaults",
     )
+    ap.add_argument("--unscaled-targets", action="store_true",
+                    help="train both libraries on unscaled regression targets (ignore target scaling)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     with threadpool_limits(limits=args.threads):
-        results = [compare(name, range(args.seeds), args.torch_init) for name in args.specs]
+        results = [compare(name, range(args.seeds), args.torch_init, scale_targets=not args.unscaled_targets) for name in args.specs]
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -228,7 +228,7 @@ class TorchGraph(nn.Module):
             elif p.init == "forget_bias":  # gate blocks i, f, g, o in both libraries
                 h = t.shape[0] // 4
                 t.zero_()
-                t[h : 2 * h] = 1.0
+                t[h : 2 * h] = p.fill
             else:
                 raise NotImplementedError(f"initializer {p.init!r} of {p.name}")
 

@@ -16,11 +16,19 @@ from .common import JsonOption, emit_json, handle_errors, say
 
 def check_one(path: Path) -> tuple[int | None, list]:
     """(parameter count, []) for a valid spec, (None, diagnostics) for an invalid one."""
+    params, diags, _ = _check(path)
+    return params, diags
+
+
+def _check(path: Path) -> tuple[int | None, list, str | None]:
     try:
-        compiled = compile_spec(load_spec(path))
+        spec = load_spec(path)
+        compiled = compile_spec(spec)
     except SpecError as exc:
-        return None, list(exc.diagnostics)
-    return compiled.cost.params, []
+        return None, list(exc.diagnostics), None
+    from netspec.data.prepare import target_scale_note
+
+    return compiled.cost.params, [], target_scale_note(spec, Path(path).parent)
 
 
 @handle_errors
@@ -33,7 +41,9 @@ def check(
     ],
     json_output: JsonOption = False,
 ) -> None:
-    """Parse, validate and compile specs, without touching any data.
+    """Parse, validate and compile specs. Data is read only for one hint: a regression spec
+    with unscaled targets (and a data file under 20 MB) gets a note when the targets' scale is
+    far from what an output layer starts at.
 
     Every problem is printed on stderr as FILE:LINE:COL: error[CODE]: MESSAGE, all of them in one
     pass; a valid spec prints "ok: FILE (N params)". Exit code 0 when every spec is valid, 1
@@ -43,11 +53,13 @@ def check(
     errors: list = []
     invalid = 0
     for path in specs:
-        params, diags = check_one(path)
+        params, diags, note = _check(path)
         if params is None:
             invalid += 1
         else:
             say(f"ok: {path} ({params:,} params)")
+        if note:
+            say(f"note: {path}: {note}")
         for d in diags:
             say(d.render())
         errors.extend(diags)

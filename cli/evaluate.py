@@ -13,23 +13,16 @@ from .common import JsonOption, emit_json, handle_errors, stdout_console, stderr
 
 def evaluate_run(run: Path, split: str, data: Path | None) -> dict:
     """What `netspec eval` prints, as a plain dict (also its --json document)."""
-    import numpy as np
-
     import netspec
-    from netspec.training.metrics import confusion_matrix
+    from netspec.inspect.confusion import confusion_of
 
     model = netspec.load_run(run)
     ds = model.read(data, require_targets=True) if data is not None else model.split(split)
     result = {"run_dir": str(model.run_dir), "source": str(data) if data else split, "examples": len(ds.x),
               "metrics": model.evaluate(ds)}  # fmt: skip
-    if model.task == "classification":
-        names = model.class_names or [str(i) for i in range(model.graph.output_shape[-1])]
-        pred = model.labels(model.predict(ds.x, ds.lengths, raw=False))
-        true = ds.y[..., 0] if ds.y.ndim == 2 and ds.y.shape[-1] == 1 else ds.y
-        mask = model.plan.loss_mask(ds.lengths, pred.shape[1] if pred.ndim > 1 else 0)
-        if mask is not None:  # padded steps are not examples
-            true, pred = np.asarray(true)[mask], pred[mask]
-        cm = confusion_matrix(np.asarray(true, dtype=np.int64), pred, len(names))
+    multi_label = model.spec.data is not None and len(model.spec.data.target_columns) > 1
+    if model.task == "classification" and not multi_label:  # multi-label: per-label metrics instead
+        names, cm = confusion_of(model, ds)
         result["class_names"] = names
         result["confusion_matrix"] = cm.tolist()
     return result

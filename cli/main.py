@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "evaluate",
     "predict",
     "export",
+    "plot",
     "sweep",
 )
 

@@ -3,6 +3,7 @@ model through onnxruntime (the serving path), in the same format."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import sys
@@ -11,7 +12,25 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOption, emit_json, handle_errors, say
+from .common import JsonOption, emit_json, handle_errors, say, stderr_console
+
+
+@contextlib.contextmanager
+def decode_progress():
+    """A transient progress bar on stderr while image files are decoded."""
+    from rich.progress import Progress
+
+    console = stderr_console()
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = None
+
+        def update(done: int, total: int, what: str) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(f"decoding {what}", total=total)
+            bar.update(task, completed=done)
+
+        yield update
 
 
 def non_finite_warning(outputs, x) -> str | None:
@@ -50,19 +69,24 @@ def _predict_rows(model_path: Path, input_path: Path):
     import numpy as np
 
     import netspec
+    from netspec.ir.graph import INPUT_TIME
 
     if model_path.suffix == ".onnx":
         from netspec.export.serve import OnnxModel
 
         model = OnnxModel(model_path)
-        ds = model.read(input_path)
+        with decode_progress() as progress:
+            ds = model.read(input_path, progress=progress)
         outputs = np.asarray(model.predict(ds.x, ds.lengths))
         class_names, task, loss = model.class_names, model.task, model.loss
+        graph = netspec.compile(model.spec).graph
     else:
         model = netspec.load_run(model_path)
-        ds = model.read(input_path)
+        with decode_progress() as progress:
+            ds = model.read(input_path, progress=progress)
         outputs = model.predict(ds.x, ds.lengths, raw=False)
         class_names, task, loss = model.class_names, model.task, model.spec.train.loss
+        graph = model.graph
     from netspec.training.checkpoint import check_class_names
 
     if task == "classification" and outputs.ndim >= 2:
@@ -71,21 +95,34 @@ def _predict_rows(model_path: Path, input_path: Path):
     keys: list[list] = [[]] * len(outputs)
     flat = outputs
     prefix: list[str] = []
+    if getattr(ds, "names", None) is not None and outputs.ndim < 3:  # image files: say which
+        keys, prefix = [[n] for n in ds.names], ["file"]
     if outputs.ndim >= 3:
         steps = outputs.shape[1]
-        real = np.ones(outputs.shape[:2], bool) if ds.lengths is None else np.arange(steps)[None, :] < ds.lengths[:, None]
+        # steps of the input's time axis are real up to each length; a decoder's own time axis
+        # up to the target lengths when the file has them, else every step is an output
+        on_input = graph.time_axis_of(graph.output) == INPUT_TIME
+        lens = ds.lengths if on_input else ds.target_lengths
+        real = np.ones(outputs.shape[:2], bool) if lens is None else np.arange(steps)[None, :] < lens[:, None]
         ex, st = np.nonzero(real)
         keys = [[int(e), int(t)] for e, t in zip(ex, st)]
         flat = outputs[real]
         prefix = ["example", "step"]
     flat = flat.reshape(len(flat), -1)
     if task != "classification":
-        header = prefix + (["prediction"] if flat.shape[1] == 1 else [f"prediction_{i}" for i in range(flat.shape[1])])
+        targets = model.spec.data.target_columns if model.spec.data is not None else []
+        names = targets if len(targets) == flat.shape[1] > 1 else [str(i) for i in range(flat.shape[1])]
+        header = prefix + (["prediction"] if flat.shape[1] == 1 else [f"prediction_{n}" for n in names])
         return header, [k + [float(f"{v:.7g}") for v in row] for k, row in zip(keys, flat)], outputs, warning
     from netspec.training.metrics import predicted_labels, task_kind
 
-    labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
     names = class_names or [str(i) for i in range(max(flat.shape[-1], 2))]
+    if loss == "binary_cross_entropy" and flat.shape[1] > 1:  # multi-label: every label > 0.5
+        header = prefix + ["prediction", *[f"p_{n}" for n in names]]
+        rows = [k + [";".join(n for n, p in zip(names, row) if p > 0.5), *[float(f"{p:.7g}") for p in row]]
+                for k, row in zip(keys, flat)]  # fmt: skip
+        return header, rows, outputs, warning
+    labels = predicted_labels(flat, task_kind(loss)).reshape(len(flat))
     probs = np.concatenate([1 - flat, flat], axis=-1) if loss == "binary_cross_entropy" else flat
     header = prefix + ["prediction", *[f"p_{n}" for n in names]]
     ok = np.isfinite(probs).all(axis=-1)  # no class for a NaN row (the warning says why)
@@ -97,7 +134,7 @@ def _predict_rows(model_path: Path, input_path: Path):
 @handle_errors
 def predict(
     run: Annotated[Path, typer.Argument(help="A run folder, a spec (its latest run), or an exported .onnx file.", show_default=False)],
-    input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature columns), .npz or .npy.", show_default=False)],  # noqa: A002
+    input: Annotated[Path, typer.Option("--input", "-i", help="Inputs: .csv (feature or text columns), .npz, .npy, or an image file or folder.", show_default=False)],  # noqa: A002
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write .csv (labels + probabilities) or .npy (raw outputs); default: CSV on stdout.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")] = False,
     json_output: JsonOption = False,

@@ -10,6 +10,7 @@ import typer
 
 from netspec.compiler import Compiled, compile_spec
 from netspec.compiler.cost import human_bytes
+from netspec.inspect.receptive import layer_fields
 from netspec.ir.graph import format_shape
 from netspec.spec import load_spec
 
@@ -20,6 +21,7 @@ def summarize(compiled: Compiled) -> dict:
     """The summary as a JSON-ready dict: one entry per spec layer (its IR nodes grouped, the
     output shape being that of the layer's last node), totals and the memory estimate."""
     spec, graph, cost = compiled.spec, compiled.graph, compiled.cost
+    fields = layer_fields(graph)
     groups: dict[str, list] = {}
     for node in graph.nodes:
         groups.setdefault(node.layer, []).append(node)
@@ -34,6 +36,7 @@ def summarize(compiled: Compiled) -> dict:
                 "output_shape": list(nodes[-1].shape),
                 "params": cost.layer_params.get(name, 0),
                 "flops": cost.layer_flops.get(name, 0),
+                **fields.get(name, {}),
             }
         )
     return {
@@ -65,6 +68,10 @@ def _parse_dims(values: list[str] | None) -> dict[str, int]:
     return dims
 
 
+def _cross(sizes: list[int] | None) -> str:
+    return "x".join(map(str, sizes)) if sizes else ""
+
+
 def render(data: dict, dims: dict[str, int]) -> None:
     from rich.table import Table
 
@@ -75,7 +82,12 @@ def render(data: dict, dims: dict[str, int]) -> None:
     table.add_column("output shape")
     table.add_column("params", justify="right")
     table.add_column("FLOPs", justify="right")
-    table.add_row("input", "input", format_shape(tuple(data["input_shape"])), "0", "0", style="dim")
+    windows = any("receptive_field" in layer for layer in data["layers"])
+    if windows:  # conv/pool layers: how much of the input one output sees, and its stride there
+        table.add_column("RF", justify="right")
+        table.add_column("jump", justify="right")
+    extra = ["", ""] if windows else []
+    table.add_row("input", "input", format_shape(tuple(data["input_shape"])), "0", "0", *extra, style="dim")
     for layer in data["layers"]:
         table.add_row(
             layer["name"],
@@ -83,9 +95,10 @@ def render(data: dict, dims: dict[str, int]) -> None:
             format_shape(tuple(layer["output_shape"])),
             f"{layer['params']:,}",
             f"{layer['flops']:,}",
+            *([_cross(layer.get("receptive_field")), _cross(layer.get("jump"))] if windows else []),
         )
     table.add_section()
-    table.add_row("total", "", "", f"{data['total_params']:,}", f"{data['flops']:,}", style="bold")
+    table.add_row("total", "", "", f"{data['total_params']:,}", f"{data['flops']:,}", *extra, style="bold")
     console.print(table)
     console.print(
         f"params: {data['total_params']:,} (trainable {data['trainable_params']:,}, "
@@ -139,8 +152,10 @@ def summary(
     """Per-layer table: name, type, output shape, params and FLOPs; totals and memory estimate.
 
     Symbolic dims keep their names in shapes; FLOPs and memory count them as 1 unless sized with
-    --dim. With --json, stdout holds one JSON object: layers (name, type, output_shape, params,
-    flops), total_params, trainable_params, frozen_params, flops, batch, activation_bytes,
+    --dim. Conv and pool layers also show their receptive field (RF: the input pixels one output
+    sees) and jump (input pixels between neighbouring outputs). With --json, stdout holds one
+    JSON object: layers (name, type, output_shape, params, flops, and receptive_field and jump
+    per spatial axis for conv/pool layers), total_params, trainable_params, frozen_params, flops, batch, activation_bytes,
     train_bytes.
     """
     dims = _parse_dims(dim)

@@ -24,6 +24,7 @@ class ProgressView:
         )  # fmt: skip
         self.overall = None
         self.batch_task = None
+        self.decode_task = None
         self.load_task = None
 
     def __call__(self, ev) -> None:
@@ -47,6 +48,15 @@ class ProgressView:
             )
             p.start()
             self.overall = p.add_task("epochs", total=d["epochs"], completed=d["resumed_from"], info="")
+        elif ev.kind == "note":
+            self.console.print(f"[yellow]note[/]: {ev.data['message']}", soft_wrap=True)
+        elif ev.kind == "decode":  # image files decoded before training starts
+            if self.decode_task is None:
+                p.start()
+                self.decode_task = p.add_task(f"decoding {ev.data['what']}", total=ev.batches, info="")
+            p.update(self.decode_task, completed=ev.batch)
+            if ev.batch >= ev.batches:
+                p.remove_task(self.decode_task)
         elif ev.kind == "init_from":
             d = ev.data
             self.console.print(f"init_from {d['source']}: loaded {len(d['loaded'])} ({', '.join(d['loaded']) or '-'})")
@@ -66,6 +76,10 @@ class ProgressView:
             self.console.print(f"epoch {ev.epoch:>3}  " + "  ".join(parts) + f"  ({row['seconds']:.2f}s)", soft_wrap=True)
             live = "  ".join(f"{k} {row[k]:.4f}" for k in ("loss", "val_loss") if k in row)
             p.update(self.overall, completed=ev.epoch, info=live)
+        elif ev.kind == "warning":  # e.g. vanishing or overflowing gradients (each said once)
+            from rich.markup import escape
+
+            self.console.print(f"[yellow]warning[/]: {escape(ev.data['message'])}", soft_wrap=True)
         elif ev.kind == "early_stop":
             self.console.print(f"early stopping at epoch {ev.epoch} (best epoch {ev.data['best_epoch']})")
         elif ev.kind == "restore_best":

@@ -59,6 +59,8 @@ class Model:
     feature_names: list[str] | None = None  # CSV input columns, in order (None: NPZ/series)
     run_dir: Path | None = None
     base_dir: Path | None = None  # what the spec's relative paths are relative to
+    target_scaler: object | None = None  # regression outputs are mapped back through it
+    vocabulary: object | None = None  # text inputs: netspec.data.text.Vocabulary
     plan: Plan = field(init=False)
 
     def __post_init__(self):
@@ -90,11 +92,19 @@ class Model:
         prep = self.prepare if raw else (lambda chunk: chunk)  # per chunk: a memory map is never read whole
         parts = [self.plan.predict(prep(xs[i : i + 4096]), None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        if parts:
-            return np.concatenate(parts)
-        sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
-        return np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),
-                        self.store.flat.dtype)  # fmt: skip
+        out = np.concatenate(parts) if parts else None
+        if out is None:
+            sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
+            out = np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),
+                           self.store.flat.dtype)  # fmt: skip
+        return self.target_scaler.unscale(out) if self.target_scaler is not None else out
+
+    def predict_texts(self, texts: list[str]) -> np.ndarray:
+        """Model outputs for raw texts (tokenized with the run's vocabulary)."""
+        if self.vocabulary is None:
+            raise NetspecError("this model does not read text (its spec has no data.text)")
+        ids, lengths = self.vocabulary.encode_batch(texts, self.spec.data, "<texts>")
+        return self.predict(ids, lengths)
 
     def labels(self, outputs: np.ndarray) -> np.ndarray:
         """Class indices from outputs (argmax, or sigmoid >= 0.5)."""
@@ -103,19 +113,21 @@ class Model:
         labels = predicted_labels(outputs, task_kind(self.spec.train.loss))
         return labels[..., 0] if labels.ndim == 2 and labels.shape[-1] == 1 else labels
 
-    def read(self, path: str | Path, require_targets: bool = False):
-        """Examples from a CSV/NPZ/NPY file, read as in training (columns, labels, standardization)."""
-        from .data import load_inputs
+    def read(self, path: str | Path, require_targets: bool = False, progress=None):
+        """Examples from a CSV/NPZ/NPY file (or image files), read as in training (columns, labels,
+        standardization). `progress(done, total, what)` is called while images are decoded."""
+        from .data.prepare import read_inputs
 
-        return load_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
-                           feature_names=self.feature_names, dtype=self.store.flat.dtype.type)  # fmt: skip
+        return read_inputs(Path(path), self.spec, self.standardizer, self.class_names, require_targets=require_targets,
+                           feature_names=self.feature_names, dtype=self.store.flat.dtype.type,
+                           vocabulary=self.vocabulary, progress=progress)  # fmt: skip
 
     def split(self, name: str):
         """One split of the spec's own data, recomputed exactly as in training."""
-        from .data import load_splits
+        from .data.prepare import prepare_splits
 
         base = self.base_dir if self.base_dir is not None else spec_dir(self.spec)
-        splits = load_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
+        splits, _ = prepare_splits(self.spec, base, dtype=self.store.flat.dtype.type, n_outputs=self.graph.output_shape[-1])
         data = getattr(splits, name)
         if data is None or not len(data.x):
             raise NetspecError(f"the {name} split is empty (data.split gives it no examples)")
@@ -124,8 +136,22 @@ class Model:
     def evaluate(self, data, prepared: bool = True) -> dict:
         """Loss and metrics on a Dataset (already standardized when prepared=True)."""
         if not prepared:
-            data = type(data)(self.prepare(data.x), data.y, data.lengths)
-        return evaluate_arrays(self.plan, self.spec.train, data)
+            data = type(data)(self.prepare(data.x), data.y, data.lengths, data.target_lengths)
+        names = self.spec.data.target_columns if self.spec.data is not None else None
+        return evaluate_arrays(self.plan, self.spec.train, data, target_scaler=self.target_scaler, target_names=names)
+
+    def activations(self, x: np.ndarray, layers: list[str] | None = None, lengths=None) -> dict[str, np.ndarray]:
+        """Inference-mode outputs of the named layers (default: every layer) for prepared inputs."""
+        from .inspect.activations import activations
+
+        return activations(self.plan, x, layers, lengths)
+
+    def input_gradient(self, x: np.ndarray, unit=0, layer: str | None = None, lengths=None) -> np.ndarray:
+        """d(unit of `layer`, default the output)/d(input) per example, in inference mode; `unit`
+        is a channel/feature index (a conv channel's mean over positions) or a full index tuple."""
+        from .inspect.activations import input_gradient
+
+        return input_gradient(self.plan, x, unit, layer, lengths)
 
 
 @dataclass
@@ -160,6 +186,8 @@ def _model_meta(spec: Spec, splits, epochs: int) -> dict:
         "class_names": splits.class_names,
         "standardizer": std.to_dict() if std is not None else None,
         "feature_names": splits.feature_names,
+        "target_scaler": splits.target_scaler.to_dict() if splits.target_scaler is not None else None,
+        "vocabulary": splits.vocabulary.to_dict() if splits.vocabulary is not None else None,
         "epochs": epochs,
     }
 
@@ -195,11 +223,11 @@ def train(
     callback: Callable[[Event], None] | None = None,
     splits=None,
     save: bool = True,
+    record_gradients: bool = True,
 ) -> TrainResult:
     """Train from a spec, on its [data] or on `splits` (a netspec.data.Splits built from arrays).
-    With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N)."""
-    from . import data as data_module
-
+    With save=True (the default) the run folder is `out`, else runs/<name> (or runs/<name>-N).
+    record_gradients=False skips gradients.csv (the weights come out the same either way)."""
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
     if seed is not None:
@@ -213,12 +241,16 @@ def train(
     if splits is None:
         if spec.data is None:
             raise NetspecError(f"{spec.source.file if spec.source else 'spec'}: no [data] section: add one, or pass arrays")
+        from .data.prepare import prepare_splits
+
         t_load = time.perf_counter()
         emit = callback or (lambda e: None)
         progress = lambda done, total, unit: emit(Event("load", data={"done": done, "total": total, "unit": unit}))  # noqa: E731
-        splits = data_module.load_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1],
-                                         progress=progress)  # fmt: skip
+        splits, note = prepare_splits(spec, spec_dir(spec), dtype=dtype, n_outputs=compiled.graph.output_shape[-1],
+                                      progress=progress)  # fmt: skip
         load_seconds = time.perf_counter() - t_load
+        if note:
+            emit(Event("note", data={"message": note}))
     else:
         load_seconds = 0.0
     _check_targets(splits, compiled.graph, cfg.loss)
@@ -256,7 +288,14 @@ def train(
         if restart and not files.same_spec():
             raise CheckpointError(f"{folder}: the spec changed since this run started; it has no checkpoint "
                                   "to resume: start without --resume")  # fmt: skip
-    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files, rngs=rngs)
+    augment = None
+    if spec.data is not None and spec.data.augment is not None:
+        from .data.augment import make_augment
+
+        augment = make_augment(spec.data.augment)
+    trainer = Trainer(plan, cfg, seed=spec.seed, epochs=n_epochs, task=cfg.task, callback=callback, files=files,
+                      rngs=rngs, target_scaler=splits.target_scaler, augment=augment,
+                      record_gradients=record_gradients)  # fmt: skip
     if resume and not restart:
         arrays, ck_meta, best = files.load_resume()
         check_tensors(files.folder / "last.safetensors", arrays, store.values)
@@ -268,6 +307,10 @@ def train(
         files.model_meta["epochs"] = trainer.epochs
     elif files is not None:
         files.start(spec_dir(spec), restart=restart)
+    if files is not None and splits.vocabulary is not None:  # what a server needs to tokenize
+        from .training.checkpoint import write_json
+
+        write_json(files.folder / "vocabulary.json", splits.vocabulary.to_dict())
     if callback:
         callback(Event("start", data={
             "run_dir": str(files.folder) if files else None, "params": compiled.cost.params,
@@ -277,7 +320,7 @@ def train(
         }))  # fmt: skip
     outcome = trainer.fit(splits.train, splits.val)
     model = Model(spec, compiled, store, splits.standardizer, splits.class_names, splits.feature_names,
-                  files.folder if files else None, spec_dir(spec))
+                  files.folder if files else None, spec_dir(spec), splits.target_scaler, splits.vocabulary)
     metrics = {}
     t_eval = time.perf_counter()
     for name in ("train", "val", "test"):
@@ -330,11 +373,20 @@ def load_run(path: str | Path) -> Model:
     store = ParamStore.create(compiled.graph, DTYPES[spec.train.dtype], None)
     check_tensors(weights, arrays, store.values)
     store.load({k: arrays[k] for k in store.values})
+    from .data.target_scaling import TargetScaler
+
     std = Standardizer.from_dict(meta["standardizer"]) if meta.get("standardizer") else None
     if std is not None:
         check_standardizer(std, spec, weights)
     check_class_names(meta.get("class_names"), spec.train.loss, compiled.graph.output_shape[-1], str(weights))
-    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path)
+    tscale = TargetScaler.from_dict(meta["target_scaler"]) if meta.get("target_scaler") else None
+    vocab = None
+    if meta.get("vocabulary"):
+        from .data.text import Vocabulary
+
+        vocab = Vocabulary.from_dict(meta["vocabulary"])
+    return Model(spec, compiled, store, std, meta.get("class_names"), meta.get("feature_names"), path, path,
+                 tscale, vocab)  # fmt: skip
 
 
 def check_standardizer(std, spec: Spec, where: Path) -> None:
@@ -342,6 +394,8 @@ def check_standardizer(std, spec: Spec, where: Path) -> None:
     along named axes (every axis for a series)."""
     series = spec.data is not None and spec.data.series is not None
     want = [1 if series or isinstance(d, str) else d for d in spec.model.input_shape]
+    if spec.data is not None and spec.data.is_image_folder:  # per channel
+        want = [spec.model.input_shape[0]] + [1] * (len(spec.model.input_shape) - 1)
     if list(std.mean.shape) != want:
         raise CheckpointError(f"{where}: standardizer has shape {list(std.mean.shape)}, but inputs of shape "
                               f"{list(spec.model.input_shape)} need {want}")  # fmt: skip

@@ -8,16 +8,21 @@ through its descriptor, so a path swapped for a FIFO between the checks cannot h
 Writing: the bytes go to a temp file in the same folder, are fsynced, renamed over the target,
 and the folder is fsynced so the rename survives a power cut. A failed write removes its temp
 file and names the path the user gave (never the temp file); temp files left by a killed
-process are removed by the next write into that folder.
+process are removed by the next write into that folder. Ctrl-C and SIGTERM are held back for
+the few milliseconds of a write, so a stop never lands between creating the temp file and
+cleaning it up.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import NetspecError
@@ -211,6 +216,19 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT/SIGTERM until the block ends (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, exclusive: bool = False) -> None:
     """Write `data` to `path` atomically (see the module docstring). With `exclusive`, the
     complete file appears only if `path` did not exist (FileExistsError otherwise): how two
@@ -223,6 +241,12 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, e
     if not folder.is_dir():
         raise fail(f"No such file or folder {folder} (create the folder first)" if not folder.exists() else f"{folder} is not a folder")
     remove_stale_temps(folder)
+    with _signals_held():
+        _write_via_temp(path, folder, data, fail, exclusive)
+    fsync_folder(folder)
+
+
+def _write_via_temp(path: Path, folder: Path, data: bytes, fail, exclusive: bool) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}{TMP_MARK}{os.getpid()}.", dir=folder)
     except OSError as exc:
@@ -248,7 +272,6 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_folder(folder)
 
 
 def _link_exclusive(tmp: str, path: Path, data: bytes) -> None:

@@ -15,7 +15,7 @@ import pytest
 from hardening_helpers import ROOT, run
 
 METADATA_KEYS = {"class_names", "spec_name", "spec_hash", "netspec_version", "task", "standardized",
-                 "netspec_spec", "feature_names", "loss", "min_input_sizes"}  # fmt: skip
+                 "netspec_spec", "feature_names", "loss", "min_input_sizes", "target_scaled", "input_kind"}  # fmt: skip
 
 
 def _io(model):

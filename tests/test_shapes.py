@@ -14,7 +14,7 @@ from netspec.spec.layers import LAYER_TYPES
 COVERED = {
     "dense", "activation", "dropout", "gaussian_noise", "batch_norm", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "global_avg_pool", "global_max_pool",
-    "flatten", "reshape", "embedding", "rnn", "lstm", "add", "concat",
+    "flatten", "reshape", "embedding", "rnn", "lstm", "gru", "repeat", "add", "concat",
 }  # fmt: skip
 
 
@@ -209,6 +209,30 @@ def test_recurrent_torch_counts():
     assert stacked.cost.params == torch_count(torch.nn.LSTM(3, 8)) + torch_count(
         torch.nn.LSTM(8, 6)
     )
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_gru_and_bidirectional_torch_counts_and_shapes(kind):
+    torch = pytest.importorskip("torch")
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    uni = build(["time", 3], {"type": kind, "units": 5, "return_sequences": True})
+    assert uni.cost.params == torch_count(module(3, 5)) and out_shape(uni) == (B, "time", 5)
+    bi = build(["time", 3], {"type": kind, "units": 5, "bidirectional": True})
+    assert bi.cost.params == torch_count(module(3, 5, bidirectional=True))
+    assert out_shape(bi) == (B, 10)
+    assert bi.cost.flops == 2 * build([1, 3], {"type": kind, "units": 5}).cost.flops
+
+
+def test_repeat_fixed_and_named_lengths():
+    fixed = build(["time", 3], {"type": "gru", "units": 4}, {"type": "repeat", "length": 6},
+                  {"type": "lstm", "units": 2, "return_sequences": True})  # fmt: skip
+    assert out_shape(fixed) == (B, 6, 2)
+    assert [n.time_axis for n in fixed.graph.nodes] == [None, "repeat_1.time", "repeat_1.time"]
+    named = build(["time", 3], {"type": "gru", "units": 4}, {"type": "repeat", "length": "time"})
+    assert out_shape(named) == (B, "time", 4) and named.graph.nodes[-1].time_axis == "input.time"
+    err = shape_error(["time", 3], {"type": "gru", "units": 4}, {"type": "repeat", "length": "steps"})
+    assert 'length "steps"' in err.message and "time" in err.message and err.path[-1] == "length"
+    assert "rank 2" in shape_error(["time", 3], {"type": "repeat", "length": 2}).message
 
 
 def test_recurrent_errors():

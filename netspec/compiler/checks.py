@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import Diagnostic, did_you_mean
-from ..ir.graph import FUSED_OUTPUT, Graph
+from ..ir.graph import FUSED_OUTPUT, INPUT_TIME, Graph, format_shape
 from ..spec.models import Spec
 from .cost import Cost, human_bytes
 
@@ -104,14 +104,17 @@ def check_data(spec: Spec) -> list[Diagnostic]:
     if d is None:
         return []
     out = []
-    recurrent = any(ly.type in ("rnn", "lstm") for ly in spec.model.layers)
+    recurrent = any(ly.type in ("rnn", "lstm", "gru") for ly in spec.model.layers)
     if d.lengths_key is not None and not recurrent:
-        out.append(Diagnostic("value", "per-sample lengths mask padded steps in rnn and lstm layers, and this model "
-                              "has none, so padding would count: remove lengths_key or add an rnn/lstm layer",
+        out.append(Diagnostic("value", "per-sample lengths mask padded steps in rnn, lstm and gru layers, and this model "
+                              "has none, so padding would count: remove lengths_key or add an rnn, lstm or gru layer",
                               ("data", "lengths_key")))  # fmt: skip
     if d.lengths_key is not None and not d.path.endswith(".npz"):
         out.append(Diagnostic("value", "lengths_key names an array in an .npz file, but data.path is not .npz",
                               ("data", "lengths_key")))  # fmt: skip
+    if d.target_lengths_key is not None and not d.path.endswith(".npz"):
+        out.append(Diagnostic("value", "target_lengths_key names an array in an .npz file, but data.path is not .npz",
+                              ("data", "target_lengths_key")))  # fmt: skip
     if d.series is not None and spec.train.task != "regression":
         out.append(Diagnostic("value", f'data.series makes a forecasting (regression) task, but train.loss is '
                               f'"{spec.train.loss}"; use "mse" or "mae"', ("data", "series")))  # fmt: skip
@@ -119,6 +122,20 @@ def check_data(spec: Spec) -> list[Diagnostic]:
         out.append(Diagnostic("value", "with `series` the input is the series itself: remove `features`",
                               ("data", "features")))  # fmt: skip
     return out
+
+
+def check_target_lengths(spec: Spec, graph: Graph) -> list[Diagnostic]:
+    """target_lengths_key masks an output time axis of its own (a decoder's), nothing else."""
+    if spec.data is None or spec.data.target_lengths_key is None:
+        return []
+    out = graph.node(graph.output)
+    if len(out.shape) >= 3 and out.time_axis != INPUT_TIME:
+        return []
+    why = ("its time axis is the input's, whose real steps lengths_key gives" if len(out.shape) >= 3
+           else f"it has no time axis (shape {format_shape(out.shape)})")  # fmt: skip
+    return [Diagnostic("value", f"target_lengths_key gives the real steps of an output sequence with its own "
+                       f"time axis (a decoder after `repeat`), but the output `{graph.output}` is not one: {why}; "
+                       "remove target_lengths_key", ("data", "target_lengths_key"))]  # fmt: skip
 
 
 def check_classes(spec: Spec, graph: Graph) -> list[Diagnostic]:

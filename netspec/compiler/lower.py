@@ -109,10 +109,18 @@ def _lower_pool(ly, name, ins, path):
 
 def _lower_recurrent(ly, name, ins, path):
     attrs = {"kind": ly.type, "units": ly.units, "return_sequences": ly.return_sequences,
-             "init": ly.init or DEFAULT_INIT}  # fmt: skip
+             "init": ly.init or DEFAULT_INIT, "bidirectional": ly.bidirectional}  # fmt: skip
     if ly.type == "rnn":
         attrs["activation"] = ly.activation
+    elif ly.type == "lstm":
+        attrs["forget_bias"] = ly.forget_bias
     return [Node(name, ly.type, ins, attrs, (), name, path)]
+
+
+def _lower_repeat(ly, name, ins, path):
+    # a named length is read at run time from the model input's axis of that name
+    ins = ins + ([INPUT] if isinstance(ly.length, str) else [])
+    return [Node(name, "repeat", ins, {"length": ly.length}, (), name, path)]
 
 
 def _simple(op: str, attrs_of: Callable[[object], dict]):
@@ -148,6 +156,8 @@ LOWER = {
     "embedding": _simple("embedding", lambda ly: {"vocab_size": ly.vocab_size, "dim": ly.dim, "init": ly.init or DEFAULT_INIT}),
     "rnn": _lower_recurrent,
     "lstm": _lower_recurrent,
+    "gru": _lower_recurrent,
+    "repeat": _lower_repeat,
     "add": _simple("add", lambda ly: {}),
     "concat": _simple("concat", lambda ly: {"axis": ly.axis}),
 }  # fmt: skip

@@ -22,11 +22,15 @@ class Dataset:
        binary_cross_entropy: float 0/1 (N, 1);
        regression: float (N, k) (k = 1 for one target column / a series).
     lengths: None, or int64 (N,) real sequence lengths (1..T along the time axis).
+    target_lengths: None, or int64 (N,) real lengths of per-step targets whose time axis is not
+        the input's (a decoder's output): they mask the loss and metrics only.
     """
 
     x: np.ndarray
     y: np.ndarray | None
     lengths: np.ndarray | None = None
+    target_lengths: np.ndarray | None = None
+    names: list[str] | None = None  # what each example is called (image files), when known
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -37,6 +41,8 @@ class Dataset:
             self.x.take(idx) if isinstance(self.x, Rows) else self.x[idx],
             None if self.y is None else self.y[idx],
             None if self.lengths is None else self.lengths[idx],
+            None if self.target_lengths is None else self.target_lengths[idx],
+            None if self.names is None else [self.names[int(i)] for i in idx],
         )
 
 
@@ -50,6 +56,7 @@ class Splits:
         apply it again only to new inputs, e.g. `load_inputs` does).
     feature_names: the CSV columns used as inputs, in order (None for NPZ and series); keep it
         with the model so `predict` reads the same columns.
+    target_scaler / vocabulary: see below; both are kept with the model.
     """
 
     train: Dataset
@@ -59,3 +66,7 @@ class Splits:
     standardizer: Standardizer | None
     task: str
     feature_names: list[str] | None = None
+    # Regression targets trained as (y - mean) / std (data.target_scaling); y stays in data units.
+    target_scaler: object | None = None
+    # Text inputs: the vocabulary built on the train split (netspec.data.text.Vocabulary).
+    vocabulary: object | None = None

@@ -34,6 +34,7 @@ class Examples:
     where: Callable[[int], object]  # flat target index -> Locator index
     valid: np.ndarray | None = None  # which target entries are real (per-step labels)
     feature_names: list[str] | None = None
+    target_lengths: np.ndarray | None = None  # data.target_lengths_key: real steps of each target
 
 
 def _series_examples(values: np.ndarray, spec: Spec, file: str, mode: str) -> Examples:
@@ -49,14 +50,18 @@ def _series_examples(values: np.ndarray, spec: Spec, file: str, mode: str) -> Ex
 
 
 def npz_target_key(spec: Spec) -> str:
-    return spec.data.target or "y"
+    targets = spec.data.target_columns
+    if len(targets) > 1:
+        raise fail(spec.data.path, "several targets (data.target as a list) are read from CSV columns; "
+                   "an .npz file holds its targets as one array: name its key")
+    return targets[0] if targets else "y"
 
 
 def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list[str]:
     data = spec.data
     names = given or data.features
     if names is None:
-        names = [h for h in table.header if h != data.target]
+        names = [h for h in table.header if h not in data.target_columns]
         if not names:
             raise fail(
                 table.file,
@@ -68,7 +73,7 @@ def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list
         raise fail(table.file, "data.features is empty; name at least one input column")
     seen = set()
     for name in names:
-        if name == data.target:
+        if name in data.target_columns:
             raise fail(
                 table.file, f'column "{name}" is both the target and a feature (data.features)'
             )
@@ -79,7 +84,12 @@ def _feature_names(table: CsvTable, spec: Spec, given: list[str] | None) -> list
 
 
 def _csv_target(table: CsvTable, spec: Spec) -> np.ndarray:
-    name = spec.data.target
+    targets = spec.data.target_columns
+    name = targets[0]
+    if spec.train.task == "classification" and len(targets) > 1:  # multi-label: 0/1 per column
+        return table.numbers(targets, "target", "0 or 1 (one column per label)")
+    if spec.train.task != "classification" and len(targets) > 1:
+        return table.numbers(targets, "target", f'a number (train.loss "{spec.train.loss}" is a regression loss)')
     if spec.train.task == "classification":
         return np.array(table.texts(name, "target", "a class label"), dtype=object)
     expected = (
@@ -99,7 +109,8 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
     if data.series is not None:
         return _series_examples(table.numbers([data.series], "series")[:, 0], spec, file, mode)
     if data.target is not None and mode != "predict":
-        table.column(data.target, "target")  # a missing target is reported before any cell
+        for t in data.target_columns:
+            table.column(t, "target")  # a missing target is reported before any cell
     names = _feature_names(table, spec, given)
     int_input = spec.model.input_dtype == "int64"
     x = table.numbers(names, "feature", dtype=np.float64 if int_input else dtype)
@@ -107,14 +118,16 @@ def _from_csv(path: Path, file: str, spec: Spec, mode: str, given: list[str] | N
         x = as_int64(x, loc, names, None)  # located before the reshape, while cells have columns
     x = apply_reshape(x, data.reshape, file)
     target = None
-    if data.target is not None and (mode != "predict" or table.has(data.target)):
+    if data.target is not None and (mode != "predict" or all(table.has(t) for t in data.target_columns)):
         target = _csv_target(table, spec)
-    return Examples(file, x, None, target, data.target, loc, lambda i: int(i), None, names)
+    tname = ", ".join(data.target_columns) if data.target is not None else None
+    return Examples(file, x, None, target, tname, loc, lambda i: int(i), None, names)
 
 
-def _npz_lengths(npz: NpzArrays, key: str, x: np.ndarray, axis: int, x_key: str) -> np.ndarray:
+def _npz_lengths(npz: NpzArrays, key: str, x: np.ndarray, axis: int, x_key: str,
+                 what: str = "data.lengths_key") -> np.ndarray:  # fmt: skip
     loc = Locator(npz.file, key=key)
-    arr = npz.get(key, "data.lengths_key")
+    arr = npz.get(key, what)
     if arr.ndim != 1 or arr.shape[0] != x.shape[0]:
         raise fail(
             npz.file,
@@ -163,7 +176,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str, dtype, progress) -> 
         if data.lengths_key is not None:
             lengths = _npz_lengths(npz, data.lengths_key, x, axis, data.x_key)
         key = npz_target_key(spec)
-        target, valid = None, None
+        target, valid, target_lengths = None, None, None
         if mode != "predict" or npz.has(key):
             raw = npz.get(key, "data.target")
             if raw.shape[0] != x.shape[0]:
@@ -173,9 +186,13 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str, dtype, progress) -> 
                     "they must have the same length",
                 )
             loc = Locator(file, key=key)
+            if data.target_lengths_key is not None:
+                target_lengths = _npz_lengths(npz, data.target_lengths_key, raw, 1, key, "data.target_lengths_key")
             if task == "classification":
                 target = label_texts(raw, loc, key)
                 valid = _step_mask(target, lengths, x.shape[axis] if x.ndim > axis else -1)
+                if target_lengths is not None:
+                    valid = _step_mask(target, target_lengths, raw.shape[1])
             else:
                 target = as_numbers(raw, loc, key)
                 if target.ndim == 1:
@@ -188,7 +205,7 @@ def _from_npz(path: Path, file: str, spec: Spec, mode: str, dtype, progress) -> 
             )
     if target is None:
         return Examples(file, x, lengths, None, None, x_loc, lambda i: int(i))
-    return Examples(file, x, lengths, target, key, loc, where, valid)
+    return Examples(file, x, lengths, target, key, loc, where, valid, target_lengths=target_lengths)
 
 
 def _from_npy(path: Path, file: str, spec: Spec, mode: str, dtype, targets: Path | None, progress) -> Examples:

@@ -43,7 +43,7 @@ def load_inputs(
     ex = read_examples(check_data_file(Path(path)), spec, mode, feature_names, dtype=dtype, progress=progress)
     y, _ = encode_targets(ex, spec, dtype, class_names)  # class_names None: inferred from the file
     int_input = spec.model.input_dtype == "int64"
-    ds = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths)
+    ds = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths, ex.target_lengths)
     if standardizer is not None and not int_input:
         ds = standardize(ds, standardizer, time_axis(spec.model.input_shape))
     return ds

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import safe_io
+from ..kernels.padding import zero_padded_steps
 from ..spec.models import Spec
 from .dataset import Dataset, Splits
 from .examples import read_examples
@@ -58,11 +59,10 @@ def standardize(ds: Dataset, st: Standardizer, axis: int) -> Dataset:
     def transform(xb: np.ndarray, rows) -> np.ndarray:
         out = st.apply(xb)
         if full_lengths is not None:
-            mask = step_mask(out, full_lengths[rows], axis)
-            out = np.where(mask, out, 0).astype(out.dtype, copy=False)
+            out = zero_padded_steps(out, full_lengths[rows], axis)  # kernels/padding.py
         return out
 
-    return Dataset(x.with_transform(transform), ds.y, ds.lengths)
+    return Dataset(x.with_transform(transform), ds.y, ds.lengths, ds.target_lengths)
 
 
 def _source_lengths(ds: Dataset) -> np.ndarray | None:
@@ -98,7 +98,7 @@ def load_splits(
                        progress=progress, targets=targets)  # fmt: skip
     y, class_names = encode_targets(ex, spec, dtype, None, n_outputs)
     int_input = spec.model.input_dtype == "int64"
-    full = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths)
+    full = Dataset(Rows(ex.x, dtype=np.int64 if int_input else dtype), y, ex.lengths, ex.target_lengths)
     ordered = data.ordered_split or data.series is not None
     what = "windows" if data.series is not None else "examples"
     tr, va, te = split_indices(

@@ -8,8 +8,8 @@ fitted per position have size 1 and broadcast:
   model that takes any sequence length gets one mean per feature); those axes have size 1; padded
   steps (beyond each example's length) are left out of the fit;
 - time series windows (`data.series`): one scalar mean and std over all train windows (shape
-  (window, 1) -> (1, 1)); the targets are NOT standardized, so predictions stay in the series'
-  own units.
+  (window, 1) -> (1, 1)); the targets are scaled with the same two numbers by
+  `target_scaling.py` (training only; predictions are mapped back to the series' units).
 A std of 0 (a constant input) is stored as 1, so the stored arrays can be used as is (the ONNX
 export emits `Sub(mean)` then `Div(std)` with them). int64 inputs are never standardized.
 """

@@ -12,6 +12,7 @@ import numpy as np
 from ..spec.models import Spec
 from .examples import Examples
 from .labels import LabelEncoder
+from .multilabel import encode_multilabel
 from .source import fail
 
 
@@ -27,6 +28,8 @@ def encode_targets(
     if ex.target is None:
         return None, class_names
     loss = spec.train.loss
+    if spec.train.task == "classification" and len(spec.data.target_columns) > 1:
+        return encode_multilabel(ex, spec, dtype)
     if spec.train.task == "classification":
         enc = LabelEncoder(ex.loc, ex.target_name, ex.where)
         if class_names is None and spec.data.classes is not None:

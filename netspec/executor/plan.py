@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir.graph import FUSED_OUTPUT, Graph, Node
+from ..ir.graph import FUSED_OUTPUT, INPUT_TIME, Graph, Node
+from ..kernels.padding import zero_padded_steps
 from ..kernels.registry import RunContext, get_op
 from .params import ParamStore
 
@@ -42,6 +43,8 @@ class _Step:
     # A frozen batch_norm runs in inference mode while training (as Keras): its running
     # statistics neither update nor get replaced by batch statistics.
     frozen_norm: bool
+    # A recurrent layer over the input's time axis: the only kind of step given the lengths.
+    takes_lengths: bool
     train_ctx: RunContext
     infer_ctx: RunContext
     infer_ws: dict | None
@@ -70,10 +73,10 @@ class Plan:
         # Training computes up to the logits; inference also runs the final activation.
         self.loss_input = out.inputs[0] if fused else out.name
         self.train_nodes = graph.nodes[:-1] if fused and graph.nodes[-1] is out else graph.nodes
-        # many-to-many: the loss input keeps the input's time axis (an rnn/lstm with
-        # return_sequences), so the loss must skip each sample's padded steps
-        shape = graph.shape_of(self.loss_input)
-        self.loss_has_time = len(shape) >= 3 and len(graph.input_shape) >= 3 and shape[1] == graph.input_shape[1]
+        # many-to-many: when the loss input's axis 1 is the input's time axis, the loss skips each
+        # sample's padded steps; any other time axis (a decoder's) is masked by target lengths
+        self.loss_time_axis = graph.time_axis_of(self.loss_input)
+        self.loss_has_steps = len(graph.shape_of(self.loss_input)) >= 3
         needs_grad = self._needs_grad(graph)
         fresh_train = self._handed_out(graph, self.loss_input)
         fresh_infer = fresh_train | self._handed_out(graph, graph.output)
@@ -98,7 +101,7 @@ class Plan:
                         and src != graph.input_name and graph.node(src).op in _OWN_OUTPUT)  # fmt: skip
             self.steps.append(
                 _Step(node, op.forward, op.backward, params, grads, need_dx,
-                      bool(grads) or any(need_dx), op.inference_identity, frozen_norm,
+                      bool(grads) or any(need_dx), op.inference_identity, frozen_norm, graph.takes_lengths(node),
                       train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
         self.n_train = len(self.train_nodes)
@@ -133,20 +136,27 @@ class Plan:
             needs[node.name] = trainable or any(needs[t] for t in node.inputs)
         return needs
 
-    def loss_mask(self, lengths, steps: int):
+    def loss_mask(self, lengths, steps: int, target_lengths=None):
         """(batch, steps) bool mask of real steps for the loss, or None (no lengths, or an output
-        without a time axis: many-to-one already reads each sample's last real step)."""
-        if lengths is None or not self.loss_has_time:
+        without a time axis: many-to-one already reads each sample's last real step). Outputs
+        over the input's time axis use `lengths`; any other time axis `target_lengths`."""
+        if not self.loss_has_steps:
             return None
-        return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
+        lens = lengths if self.loss_time_axis == INPUT_TIME else target_lengths
+        if lens is None:
+            return None
+        return np.arange(steps)[None, :] < np.asarray(lens)[:, None]
+
+    def _input(self, x: np.ndarray, lengths) -> np.ndarray:
+        return zero_padded_steps(x, lengths, self.graph.lengths_axis)
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator, lengths=None, check_finite=False) -> np.ndarray:
         """Training-mode forward to the loss input (logits when the output activation is fused)."""
-        values = {self.graph.input_name: x}
+        values = {self.graph.input_name: self._input(x, lengths)}
         for k in range(self.n_train):
             st = self.steps[k]
             c = st.train_ctx
-            c.rng, c.lengths = (None if st.frozen_norm else rng), lengths
+            c.rng, c.lengths = (None if st.frozen_norm else rng), (lengths if st.takes_lengths else None)
             y, self._caches[k] = st.forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, c)
             if check_finite and not np.isfinite(y).all():
                 raise NonFiniteError(st.node.name)
@@ -173,7 +183,7 @@ class Plan:
 
     def _infer(self, x: np.ndarray, lengths, steps, out: str) -> np.ndarray:
         reuse = len(x) <= self.INFER_REUSE_ROWS
-        values = {self.graph.input_name: x}
+        values = {self.graph.input_name: self._input(x, lengths)}
         for k, st in enumerate(steps):
             ins = [values[t] for t in st.node.inputs]
             if st.skip_in_inference:
@@ -182,7 +192,7 @@ class Plan:
                 values[st.node.name] = np.maximum(ins[0], 0, out=ins[0])
             else:
                 c = st.infer_ctx
-                c.lengths, c.ws = lengths, (st.infer_ws if reuse else None)
+                c.lengths, c.ws = (lengths if st.takes_lengths else None), (st.infer_ws if reuse else None)
                 values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, c)
             for t in self._dead_after[k]:
                 if t != out:

@@ -319,3 +319,4 @@ supports_device = NetspecBackend.supports_device
 
 
 from . import backend_glue  # noqa: E402,F401 - registers the structural ops' handlers
+from . import backend_sequence_glue  # noqa: E402,F401 - the sequence exports' structural ops

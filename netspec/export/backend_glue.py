@@ -1,4 +1,4 @@
-"""The structural ops the exporter emits around the kernels (standardization's Sub and Div, the
+"""The structural ops the exporter emits around the kernels (standardization's Sub and Div, target scaling's Mul, the
 global pools' ReduceMean/ReduceMax, the recurrent layout's Transpose and Squeeze, the output's
 Identity), as handlers of the conformance backend (backend.py), so ONNX's node tests cover every
 op type an exported model contains. They move or combine data without arithmetic of their own
@@ -20,6 +20,11 @@ def _float(x: np.ndarray, op: str) -> np.ndarray:
 @handles("Sub")
 def _sub(a, xs, n):
     return [np.subtract(_float(xs[0], "Sub"), xs[1]).astype(xs[0].dtype, copy=False)]
+
+
+@handles("Mul")  # target scaling's out * std (then Add, a kernel of its own)
+def _mul(a, xs, n):
+    return [np.multiply(_float(xs[0], "Mul"), xs[1]).astype(xs[0].dtype, copy=False)]
 
 
 @handles("Div")

@@ -7,7 +7,9 @@ The exported model is self-contained for serving:
   layer is called);
 - symbolic dims as `dim_param` with the spec's names ("batch", "time", ...); derived sizes such
   as a strided conv over a symbolic length are left unnamed;
-- input standardization (if any) embedded as Sub/Div on the input;
+- input standardization (if any) embedded as Sub/Div on the input; with a lengths input, the
+  padded steps of the (standardized) input are then set to 0 (export/padding.py), as every
+  other stage does (kernels/padding.py);
 - metadata_props: class_names (JSON list), spec_name, spec_hash, netspec_version, task,
   standardized ("true"/"false").
 Training-only behaviour is never exported: dropout and noise are rewired away, batch norm is in
@@ -28,6 +30,8 @@ from ..ir.graph import Graph, Shape
 from .emitters import get_emitter
 from .emitters.context import EmitContext
 from .errors import ExportError, OpsetError
+from .padding import mask_padded_steps
+from .postprocess import unscale_output
 from .simplify import cancel_transposes
 
 # opset -> the IR version onnxruntime expects for it (never the installed onnx's default)
@@ -102,13 +106,16 @@ def export_onnx(
     spec_hash: str = "",
     spec_name: str = "",
     sequence_lengths: bool = False,
+    target_scaler=None,
+    extra_metadata: dict[str, str] | None = None,
 ) -> onnx.ModelProto:
     """Build the ONNX model of `graph` with `params` (Param.name -> array) baked in.
 
     `standardizer`: None or an object with `.mean` / `.std` arrays broadcastable to the
     per-sample input shape. `sequence_lengths`: add an int32 "lengths" input (batch,) passed to
     every rnn/lstm as `sequence_lens`. Raises OpsetError for an unsupported opset and
-    ExportError for anything else that cannot be exported. Validate the result with
+    ExportError for anything else that cannot be exported. `target_scaler` (mean/std per output
+    column) appends Mul/Add that map scaled regression outputs back to the data's units. Validate the result with
     netspec.export.validate.check_model.
     """
     ir_version = ir_version_for(opset)
@@ -123,9 +130,9 @@ def export_onnx(
         )
     ]
     if sequence_lengths:
-        if not any(n.op in ("rnn", "lstm") for n in graph.nodes):
+        if not any(graph.takes_lengths(n) for n in graph.nodes):
             raise ExportError(
-                "a sequence-lengths input only makes sense for models with an rnn or lstm layer"
+                "a sequence-lengths input only makes sense for models with an rnn, lstm or gru layer over the input's time axis"
             )
         ctx.lengths = ctx.unique(LENGTHS_NAME)
         inputs.append(
@@ -134,12 +141,17 @@ def export_onnx(
             )
         )
     for node in graph.nodes:  # ONNX names of node outputs, assigned up front
-        ctx.names[node.name] = OUTPUT_NAME if node.name == graph.output else ctx.unique(node.name)
+        last = node.name == graph.output and target_scaler is None
+        ctx.names[node.name] = OUTPUT_NAME if last else ctx.unique(node.name)
 
     items: list = _standardize(graph, standardizer, ctx) if standardizer is not None else []
+    if ctx.lengths:  # padded steps hold 0, after standardization (kernels/padding.py)
+        items += mask_padded_steps(graph, ctx)
     for node in graph.nodes:
         items += get_emitter(node.op)(ctx, node)
-    if ctx.names[graph.output] != OUTPUT_NAME:  # the output was rewired (e.g. a trailing dropout)
+    if target_scaler is not None:
+        items += unscale_output(ctx, ctx.names[graph.output], OUTPUT_NAME, target_scaler)
+    elif ctx.names[graph.output] != OUTPUT_NAME:  # the output was rewired (e.g. a trailing dropout)
         items.append(
             helper.make_node(
                 "Identity",
@@ -175,6 +187,8 @@ def export_onnx(
             "netspec_version": __version__,
             "task": task_of(graph),
             "standardized": "true" if standardizer is not None else "false",
+            "target_scaled": "true" if target_scaler is not None else "false",
+            **(extra_metadata or {}),
         },
     )
     return model

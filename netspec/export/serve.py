@@ -13,7 +13,7 @@ from .. import safe_io
 from .errors import ExportError
 from .model_file import OnnxFileError, load_onnx, netspec_metadata
 from .onnx_export import DEFAULT_OPSET, export_onnx
-from .validate import OnnxRunner, check_model, parity_report
+from .validate import OnnxRunner, check_model, model_metadata, parity_report
 
 SAMPLES = 37
 
@@ -41,16 +41,17 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     from ..training.run_files import spec_hash
 
     spec = model.spec
-    lengths = spec.data is not None and spec.data.lengths_key is not None
+    lengths = spec.data is not None and (spec.data.lengths_key is not None or spec.data.text is not None)
     proto = export_onnx(model.graph, model.params, opset=opset, standardizer=model.standardizer,
                         class_names=model.class_names, spec_hash=spec_hash(spec), spec_name=spec.name,
-                        sequence_lengths=lengths)  # fmt: skip
+                        sequence_lengths=lengths, target_scaler=model.target_scaler)  # fmt: skip
     from ..compiler.dims import min_sizes
 
     least = min_sizes(model.graph)
     symbolic = [d for d in model.graph.input_shape[1:] if isinstance(d, str)]
     extra = {"netspec_spec": spec.model_dump_json(), "feature_names": json.dumps(model.feature_names),
-             "loss": spec.train.loss, "min_input_sizes": json.dumps({d: int(least[d]) for d in symbolic})}  # fmt: skip
+             "loss": spec.train.loss, "min_input_sizes": json.dumps({d: int(least[d]) for d in symbolic}),
+             **preprocessing_metadata(model)}  # fmt: skip
     for key, value in extra.items():
         proto.metadata_props.add(key=key, value=value)
     check_model(proto)
@@ -66,6 +67,22 @@ def export_run(model, path: Path, opset: int = DEFAULT_OPSET, seed: int = 0) -> 
     report["opset"] = opset
     report["ir_version"] = proto.ir_version
     return report
+
+
+def preprocessing_metadata(model) -> dict[str, str]:
+    """How a server prepares raw inputs: the input kind, and for text the tokenizer rule and the
+    vocabulary (token -> id), so it can tokenize exactly as training did."""
+    data = model.spec.data
+    if data is None:
+        return {"input_kind": "array"}
+    if data.is_image_folder:
+        return {"input_kind": "image", "image_channels": str(model.graph.input_shape[1]),
+                "pixel_scale": "the model takes raw 0..255 pixel values (channels first); /255 and "
+                               "standardization happen inside"}  # fmt: skip
+    if data.text is not None and model.vocabulary is not None:
+        return {"input_kind": "text", "tokenizer": data.tokenizer,
+                "vocabulary": json.dumps(model.vocabulary.to_dict())}  # fmt: skip
+    return {"input_kind": "series" if data.series is not None else "array"}
 
 
 class OnnxModel:
@@ -98,12 +115,20 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime refuses the graph: unknown ops, bad types, ...
             raise OnnxFileError(f"{file}: onnxruntime cannot load the model ({type(exc).__name__}: "
                                 f"{str(exc).strip()[:300]})") from None  # fmt: skip
+        self.vocabulary = None
+        raw = model_metadata(self.proto)
+        if raw.get("vocabulary"):
+            from ..data.text import Vocabulary
 
-    def read(self, input_path: Path):
-        """Examples from a file, read as in training but raw: standardization is in the graph."""
-        from ..data import load_inputs
+            self.vocabulary = Vocabulary.from_dict(json.loads(raw["vocabulary"]))
 
-        return load_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names)
+    def read(self, input_path: Path, progress=None):
+        """Examples from a file, read as in training but raw: standardization (and pixel
+        scaling) is in the graph, and so is the mapping of scaled targets back to data units."""
+        from ..data.prepare import read_inputs
+
+        return read_inputs(Path(input_path), self.spec, None, self.class_names, feature_names=self.feature_names,
+                           vocabulary=self.vocabulary, progress=progress)  # fmt: skip
 
     def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         takes_lengths = len(self.proto.graph.input) > 1

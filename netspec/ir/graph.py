@@ -19,6 +19,8 @@ from math import prod
 Dim = int | str
 Shape = tuple[Dim, ...]
 INPUT = "input"
+INPUT_TIME = "input.time"
+RECURRENT_OPS = ("rnn", "lstm", "gru")
 # The output activation each classification loss pairs with; the loss takes its logits.
 FUSED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
@@ -38,6 +40,7 @@ class Param:
     l1: float = 0.0  # the layer's own penalties (the global ones are added when training)
     l2: float = 0.0
     regularized: bool = False  # weights of dense/conv/rnn/lstm/embedding; never biases or state
+    fill: float = 1.0  # the constant of the "forget_bias" initializer (lstm forget_bias)
 
     @property
     def size(self) -> int:
@@ -56,6 +59,10 @@ class Node:
     params: dict[str, Param] = field(default_factory=dict)  # role -> Param
     dtype: str = "float32"
     features_last: bool = False  # layout: (batch, time, features) rather than channels-first
+    # Where axis 1 of this tensor comes from, when it is a time axis: INPUT_TIME for the model
+    # input's time axis (the one data.lengths_key describes), else None. Recurrent layers get
+    # the per-sample lengths only when their input's time axis is INPUT_TIME.
+    time_axis: str | None = None
 
 
 @dataclass
@@ -91,6 +98,18 @@ class Graph:
     @property
     def output_shape(self) -> Shape:
         return self.node(self.output).shape
+
+    @property
+    def lengths_axis(self) -> int:
+        """The input axis per-sample lengths count steps along: the first symbolic one, else 1."""
+        return next((k for k, d in enumerate(self.input_shape) if k and isinstance(d, str)), 1)
+
+    def time_axis_of(self, tensor: str) -> str | None:
+        return INPUT_TIME if tensor == self.input_name else self.node(tensor).time_axis
+
+    def takes_lengths(self, node: Node) -> bool:
+        """Whether `node` is a recurrent layer over the input's time axis (gets the lengths)."""
+        return node.op in RECURRENT_OPS and self.time_axis_of(node.inputs[0]) == INPUT_TIME
 
     def shape_of(self, tensor: str) -> Shape:
         return self.input_shape if tensor == self.input_name else self.node(tensor).shape

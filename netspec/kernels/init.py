@@ -29,14 +29,14 @@ CONSTANT = ("zeros", "ones", "forget_bias")
 NAMES = (*UNIFORM, *NORMAL, *CONSTANT)
 
 
-def _forget_bias(shape: tuple[int, ...], name: str) -> np.ndarray:
-    """LSTM input bias (4H,), gates input, forget, cell, output: 1 on the forget block so the
-    cell keeps its state by default (as Keras unit_forget_bias)."""
+def _forget_bias(shape: tuple[int, ...], name: str, fill: float = 1.0) -> np.ndarray:
+    """LSTM input bias (4H,), gates input, forget, cell, output: `fill` (default 1) on the
+    forget block so the cell keeps its state by default (as Keras unit_forget_bias)."""
     if len(shape) != 1 or shape[0] % 4:
         raise ValueError(f"forget_bias needs a (4H,) shape, got {shape} for {name}")
     h = shape[0] // 4
     out = np.zeros(shape)
-    out[h : 2 * h] = 1.0
+    out[h : 2 * h] = fill
     return out
 
 
@@ -53,7 +53,7 @@ def init_param(param: Param, rng: np.random.Generator, dtype) -> np.ndarray:
     elif name == "ones":
         values = np.ones(shape)
     elif name == "forget_bias":
-        values = _forget_bias(shape, param.name)
+        values = _forget_bias(shape, param.name, param.fill)
     else:
         raise ValueError(
             f"unknown initializer {name!r} for {param.name}; known: {', '.join(NAMES)}"

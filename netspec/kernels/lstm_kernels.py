@@ -2,7 +2,7 @@
 
     i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o),
     z = x_t @ kernel + h_{t-1} @ recurrent + b_ih + b_hh   (gate blocks i, f, g, o)
-    c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t),   h_0 = c_0 = 0.
+    c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t),   h_0 = c_0 = 0 (or an initial state).
 
 The spec language's wording ("cell without activation on its update") is read as this standard
 cell, the one torch.nn.LSTM and ONNX LSTM compute, so that PyTorch parity and ONNX export hold.
@@ -13,6 +13,8 @@ time, in), returns y ((batch, time, H) with return_sequences, else (batch, H)) a
 `lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx)` consumes that cache (its buffers
 go back to the scratch pool of recurrent_buffers.py: call it at most once per forward),
 overwrites grads[role] (parameter layout, gate order i, f, g, o) and returns [dx or None].
+An optional second input [h_0, c_0] (batch, 2H) starts the state (backward then also returns
+its gradient); attrs["state_output"] makes the output [h_T, c_T] (batch, 2H) for a decoder.
 
 Internal layout. The kernels run FEATURE-major: every per-step array is (features, batch), so a
 gate block of one step is one contiguous (H, batch) array and each elementwise call is a single
@@ -47,6 +49,7 @@ from .recurrent_layout import (
     make_layout,
     sorted_rows,
     time_major,
+    unsorted_rows,
 )
 
 # forward pre-scaling of the internal blocks o, i, f, g: exp(u) = exp(-z) or exp(-2 z)
@@ -107,11 +110,13 @@ def lstm_forward(attrs, xs, params, ctx):
         g3 = G.reshape(te, 4 * h, batch)
         np.matmul(kernel_t, xT, out=g3)
         g3 += bias
-    CY = take((te + 1 if train else 2, 2, h, batch), dt)
+    state_out = bool(attrs.get("state_output"))  # an encoder whose final [h, c] starts a decoder
+    CY = take((te + 1 if train or state_out else 2, 2, h, batch), dt)  # all c_t: c at each last step
     TC = take((te if train else 1, h, batch), dt)
     HS = take((te + 1 if train or seq or lay.padded else 2, h, batch), dt)
-    HS[0] = 0
-    CY[0, 1] = 0
+    has_h0 = len(xs) > 1  # optional initial state [h_0, c_0] (batch, 2H)
+    HS[0] = sorted_rows(xs[1][:, :h], lay).T if has_h0 else 0
+    CY[0, 1] = sorted_rows(xs[1][:, h:], lay).T if has_h0 else 0
     tmp = take((4 * h, batch), dt, zero=lay.padded)  # columns past the running ones stay 0
     w = take((2, h, batch), dt)
     # Every step runs all B columns (contiguous calls); with lengths, the columns of finished
@@ -125,8 +130,8 @@ def lstm_forward(attrs, xs, params, ctx):
             if not train:
                 np.matmul(kernel_t, xT[t], out=u2)
                 u2 += bias
-            if t:  # h_0 = 0
-                if n < counts[t - 1]:
+            if t or has_h0:  # h_0 = 0 adds nothing
+                if t and n < counts[t - 1]:
                     tmp[:, n:] = 0
                 np.matmul(recur_t, HS[t % nh, :, :n], out=tmp[:, :n])
                 u2 += tmp
@@ -138,11 +143,13 @@ def lstm_forward(attrs, xs, params, ctx):
         y = batch_major(hs[1:], lay)
     else:
         y = last_state(hs, lay) if nh == te + 1 else hs[te % nh].copy()
+    if state_out:
+        y = np.concatenate([y, last_state(CY[:, 1].transpose(0, 2, 1), lay)], axis=1)
     give(tmp, w)
     if not train:
         give(G, CY, TC, HS)
         return y, None
-    return y, (xt, HS, CY, TC, G, lay)
+    return y, (xt, HS, CY, TC, G, lay, has_h0)
 
 
 def _backward_factors(G, CY, TC):
@@ -181,7 +188,7 @@ def _step_mask(lay, dtype) -> np.ndarray:
 
 
 def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
-    xt, HS, CY, TC, G, lay = cache
+    xt, HS, CY, TC, G, lay, has_h0 = cache
     h = params["recurrent"].shape[0]
     te, batch = lay.t_eff, lay.batch
     dt = dy.dtype
@@ -194,14 +201,19 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         inject = np.ascontiguousarray(time_major(dy, lay).transpose(0, 2, 1))
         dh = inject[te - 1].copy() if te else np.zeros((h, batch), dtype=dt)
     else:  # dy enters at each sample's last real step
-        dh = np.ascontiguousarray(sorted_rows(dy, lay).T)
+        dh = np.ascontiguousarray(sorted_rows(dy[:, :h], lay).T)
         dy_sorted = dh.copy() if lay.padded else None
+    # a state output [h_T, c_T]: dL/dc_T enters dc at each sample's last real step
+    dc_last = np.ascontiguousarray(sorted_rows(dy[:, h:], lay).T) if attrs.get("state_output") else None
     counts = lay.counts
     Z, dc = take((te, 6, h, batch), dt), take((h, batch), dt)
     for t in range(te - 1, -1, -1):
         zt = Z[t]
         np.multiply(dh, AB[t], out=zt[:2])  # [dc via dh, dz_o]
         d = np.add(zt[0], Z[t + 1, 5], out=dc) if t + 1 < te else zt[0]  # + f_{t+1} dc_{t+1}
+        if dc_last is not None:  # the columns whose last real step is t
+            lo, hi = counts[t + 1] if t + 1 < te else 0, counts[t]
+            d[:, lo:hi] += dc_last[:, lo:hi]
         np.multiply(d, P[t], out=zt[2:])  # [dz_i, dz_f, dz_g, dc_{t-1}]
         if t:  # finished columns have dz = 0: the GEMM skips them (their dh is not read)
             n = counts[t]
@@ -211,6 +223,10 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
             elif dy_sorted is not None and counts[t - 1] > counts[t]:
                 # the samples whose last real step is t - 1 (sorted: a range of columns)
                 dh[:, counts[t] : counts[t - 1]] = dy_sorted[:, counts[t] : counts[t - 1]]
+    dstate = []
+    if len(need_dx) > 1:  # dL/d[h_0, c_0]: through the step-0 GEMM, and f_0 dc_0
+        dh0 = np.matmul(recur, Z[0, 1:5].reshape(4 * h, batch)) if te else dh
+        dstate = [unsorted_rows(np.concatenate([dh0.T, Z[0, 5].T], axis=1), lay) if need_dx[1] else None]
     # dz^T of all steps side by side: (4H, te B), columns in time-major order
     dz = take((4 * h, te, batch), dt)
     np.copyto(dz, Z[:, 1:5].reshape(te, 4 * h, batch).transpose(1, 0, 2))
@@ -219,9 +235,10 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if "kernel" in grads:
         _to_param_order(np.matmul(dz, xt.reshape(te * batch, xt.shape[2])).T, grads["kernel"], h)
     if "recurrent" in grads:
-        prev = take((h, max(te - 1, 0), batch), dt)  # h_0 = 0 adds nothing
-        np.copyto(prev, HS[1:te].transpose(1, 0, 2))
-        _to_param_order(np.matmul(prev.reshape(h, -1), dz[:, batch:].T), grads["recurrent"], h)
+        first = 0 if has_h0 else 1  # h_0 = 0 adds nothing
+        prev = take((h, max(te - first, 0), batch), dt)
+        np.copyto(prev, HS[first:te].transpose(1, 0, 2))
+        _to_param_order(np.matmul(prev.reshape(h, -1), dz[:, first * batch :].T), grads["recurrent"], h)
         give(prev)
     give(HS)
     if "bias_ih" in grads or "bias_hh" in grads:
@@ -235,4 +252,4 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dxt = np.matmul(kernel, dz).reshape(kernel.shape[0], te, batch).transpose(1, 2, 0)
         dx = batch_major(dxt, lay)
     give(dz)
-    return [dx]
+    return [dx, *dstate]

@@ -119,3 +119,12 @@ def zero_padded_rows(buf: np.ndarray, lay: Layout) -> None:
         for t, n in enumerate(lay.counts):
             if n < lay.batch:
                 buf[t, n:] = 0
+
+
+def unsorted_rows(a: np.ndarray, lay: Layout) -> np.ndarray:
+    """(batch, F) in sorted order -> a new array in sample order (the inverse of sorted_rows)."""
+    if lay.order is None:
+        return np.array(a, order="C")
+    out = np.empty_like(a)
+    out[lay.order] = a
+    return out

@@ -55,6 +55,7 @@ class ParamSpec:
     fan_in: int = 1
     fan_out: int = 1
     kind: str = "weight"  # "weight", "bias" or "state"
+    fill: float = 1.0  # the constant of "forget_bias"
 
 
 def _no_params(attrs: dict, in_shapes: list[Shape]) -> dict[str, ParamSpec]:
@@ -108,4 +109,4 @@ def all_ops() -> dict[str, OpDef]:
 
 def _load_all() -> None:
     # Importing the family modules registers their ops.
-    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent  # noqa: F401
+    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent, repeat, slice  # noqa: F401

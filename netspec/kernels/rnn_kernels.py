@@ -18,6 +18,7 @@ from .recurrent_layout import (
     make_layout,
     sorted_rows,
     time_major,
+    unsorted_rows,
     zero_padded_rows,
 )
 
@@ -85,7 +86,7 @@ def rnn_forward(attrs, xs, params, ctx):
     xt = time_major(x, lay)
     # states[0] = h_0 = 0; states[t + 1] = h_t. Rows of finished samples stay 0.
     states = np.empty((te + 1, batch, h), dtype=x.dtype)
-    states[0] = 0
+    states[0] = 0 if len(xs) < 2 else sorted_rows(xs[1], lay)  # optional initial state h_0
     proj = states[1:].reshape(te * batch, h)
     np.matmul(xt.reshape(te * batch, n_in), kernel, out=proj)
     proj += params["bias_ih"]
@@ -119,7 +120,7 @@ def rnn_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         if seq:
             d += dyt[t, :n]
         _backprop_activation(act, states[t + 1, :n], d, da[t, :n], alpha)
-        if t:
+        if t or len(need_dx) > 1:  # dL/dh_0 only for an initial-state input
             np.matmul(da[t, :n], recurrent.T, out=d)
     zero_padded_rows(da, lay)
     da2 = da.reshape(te * batch, h)
@@ -130,7 +131,8 @@ def rnn_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     for role in ("bias_ih", "bias_hh"):
         if role in grads:
             np.sum(da2, axis=0, out=grads[role])
+    dh0 = [unsorted_rows(dh, lay) if need_dx[1] else None] if len(need_dx) > 1 else []
     if not need_dx[0]:
-        return [None]
+        return [None, *dh0]
     dxt = np.matmul(da2, kernel.T).reshape(te, batch, kernel.shape[0])
-    return [batch_major(dxt, lay)]
+    return [batch_major(dxt, lay), *dh0]

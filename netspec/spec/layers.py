@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .types import Activation, Fraction, Initializer, NonNegFloat, Padding, PosFloat, PosInt, Size
+from .types import Activation, Dim, Fraction, Initializer, NonNegFloat, Padding, PosFloat, PosInt, Size
 
 
 class Strict(BaseModel):
@@ -127,21 +127,45 @@ class Embedding(Weighted):
     dim: PosInt
 
 
-class RNN(Weighted):
+class _Recurrent(Weighted):
+    units: PosInt
+    return_sequences: bool = False
+    # Run a second cell over each sample reversed within its real length; outputs concatenated
+    # (forward then backward), as Keras' Bidirectional and PyTorch's bidirectional=True.
+    bidirectional: bool = False
+    # The name of an earlier recurrent layer of the same type and units whose final state
+    # starts this one (encoder -> decoder).
+    initial_state: str | None = None
+
+
+class RNN(_Recurrent):
     """Input and recurrent weights default to glorot_uniform, bias to zeros."""
 
     type: Literal["rnn"]
-    units: PosInt
     activation: Activation = "tanh"
-    return_sequences: bool = False
 
 
-class LSTM(Weighted):
-    """Weights default to glorot_uniform; forget-gate bias starts at 1 (as Keras), others at 0."""
+class LSTM(_Recurrent):
+    """Weights default to glorot_uniform; forget-gate bias starts at `forget_bias` (1, as Keras), others at 0."""
 
     type: Literal["lstm"]
-    units: PosInt
-    return_sequences: bool = False
+    # The forget gate's initial bias: sigmoid(1) = 0.73 keeps 0.73^t of the cell after t steps;
+    # recalling something 30+ steps back needs more (4: 0.98 per step).
+    forget_bias: NonNegFloat = 1.0
+
+
+class GRU(_Recurrent):
+    """The PyTorch / ONNX (linear_before_reset = 1) GRU; weights glorot_uniform, biases 0."""
+
+    type: Literal["gru"]
+
+
+class Repeat(LayerBase):
+    """Keras RepeatVector: (batch, F) -> (batch, length, F). `length` is a number, or the name
+    of a symbolic axis of model.input_shape (the repeat then takes that axis' size at run time)."""
+
+    type: Literal["repeat"]
+    length: Dim
 
 
 class Add(LayerBase):
@@ -156,7 +180,7 @@ class Concat(LayerBase):
 LAYER_CLASSES = (
     Dense, ActivationLayer, Dropout, GaussianNoise, BatchNorm, Conv1d, Conv2d,
     MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool, GlobalMaxPool,
-    Flatten, Reshape, Embedding, RNN, LSTM, Add, Concat,
+    Flatten, Reshape, Embedding, RNN, LSTM, GRU, Repeat, Add, Concat,
 )  # fmt: skip
 LAYER_TYPES = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in LAYER_CLASSES}
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .layers import Layer, Strict
-from .types import Dim, Fraction, NonNegFloat, PosFloat, PosInt
+from .types import Columns, Dim, Fraction, NonNegFloat, PosFloat, PosInt
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae")
 METRICS = ("accuracy", "precision", "recall", "f1", "mse", "mae", "rmse", "r2")
@@ -31,19 +31,40 @@ class Split(Strict):
         return self
 
 
+class Augment(Strict):
+    """Random training-time changes of image batches (train split only, seeded)."""
+
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+    shift: Annotated[int, Field(ge=0, le=16)] = 0  # pixels, each way; the gap is filled with 0
+
+
 class Data(Strict):
     path: str
-    target: str | None = None
+    # One column (or NPZ key) name, or several: regression over several columns, or
+    # multi-label classification (one sigmoid per column, binary_cross_entropy).
+    target: Columns | None = None
     features: list[str] | None = None
     x_key: str = "x"
     # A .npy of targets (one per example) when `path` is a .npy of inputs; relative to the spec.
     targets: str | None = None
     lengths_key: str | None = None
+    # NPZ key of per-sample lengths of a target sequence whose time axis is not the input's
+    # (a decoder's output): padded target steps are left out of the loss and metrics.
+    target_lengths_key: str | None = None
     reshape: list[PosInt] | None = None
     # Classification: the class names in output order (default: the labels found in the file,
     # sorted). Pins the order when a class may be missing from a file.
     classes: Annotated[list[str | int], Field(min_length=2)] | None = None
     standardize: bool = False
+    standardize_target: bool = False  # regression: scale each target column, map predictions back
+    resize: bool = True  # image folders: resize (bilinear) to input_shape, or error on other sizes
+    augment: Augment | None = None
+    text: str | None = None  # CSV column of raw text, tokenized into int64 ids
+    tokenizer: Literal["word", "char"] = "word"
+    vocab_size: Annotated[int, Field(ge=3)] | None = None  # ids incl. padding 0 and unknown 1
+    min_count: PosInt = 1
+    max_length: PosInt | None = None  # a longer text is an error
     split: Split = Split()
     ordered_split: bool = False
     series: str | None = None
@@ -57,6 +78,24 @@ class Data(Strict):
             dup = next((n for n in names if names.count(n) > 1), None)
             if dup is not None:
                 raise ValueError(f"data.classes lists {dup!r} twice; each class name once")
+        if isinstance(self.target, list):
+            dup = next((n for n in self.target if self.target.count(n) > 1), None)
+            if dup is not None:
+                raise ValueError(f"data.target lists {dup!r} twice; each column once")
+        # Keys given away from their defaults (a run folder's spec.json spells every default out).
+        given = {k for k in self.model_fields_set if getattr(self, k) != type(self).model_fields[k].default}
+        text_keys = [k for k in ("tokenizer", "vocab_size", "min_count", "max_length") if k in given]
+        if text_keys and self.text is None:
+            raise ValueError(f"`{text_keys[0]}` applies to a text column: add `text = \"COLUMN\"` or remove it")
+        image_keys = [k for k in ("resize", "augment") if k in given]
+        if image_keys and not self.is_image_folder:
+            raise ValueError(f"`{image_keys[0]}` applies to an image folder (a path ending in \"/\"): remove it")
+        if self.standardize_target and self.series is not None:
+            raise ValueError("a series scales its targets with `standardize = true`: remove `standardize_target`")
+        if self.is_image_folder and self.target is not None:
+            raise ValueError("an image folder gives its labels by sub-folder (one per class): remove `target`")
+        if self.text is not None and self.series is not None:
+            raise ValueError("give either `text` or `series`, not both")
         if self.series is not None:
             if self.target is not None:
                 raise ValueError("give either `target` or `series`, not both")
@@ -69,9 +108,22 @@ class Data(Strict):
                 raise ValueError("give either `target` (a column or key) or `targets` (a .npy file), not both")
         elif self.path.endswith(".npy"):
             raise ValueError('a .npy `path` holds inputs only: name the .npy of targets in `targets = "y.npy"`')
-        elif self.target is None and not self.path.endswith(".npz"):
+        elif self.target is None and not self.path.endswith(".npz") and not self.is_image_folder:
             raise ValueError("missing `target`: name the CSV column to predict (or use `series`)")
         return self
+
+    @property
+    def target_columns(self) -> list[str]:
+        """The target column names as a list (empty without a target)."""
+        if self.target is None:
+            return []
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+    @property
+    def is_image_folder(self) -> bool:
+        """`path` names a folder of class sub-folders (it ends with "/", or has no extension)."""
+        name = self.path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+        return self.path.endswith(("/", "\\")) or "." not in name.strip(".")
 
 
 class Model(Strict):

@@ -119,7 +119,7 @@ def _message(err: dict, path: tuple, parent, toml: bool) -> tuple[str, str]:
         )
     if kind == "value_error":
         return "value", str(ctx.get("error", err["msg"]))
-    if kind in ("size_type", "dim_type"):
+    if kind in ("size_type", "dim_type", "columns_type"):
         return "type", err["msg"]
     if kind.startswith(("size_", "dim_", "padding")):  # netspec's own messages (spec.types)
         return "value", err["msg"]

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ..errors import did_you_mean
@@ -107,6 +107,24 @@ def _dim(value: Any) -> int | str:
     )
 
 
+def _columns(value: Any) -> str | list[str]:
+    """A column name, or a non-empty list of distinct names (several targets)."""
+    items = value if isinstance(value, list) else [value]
+    bad = next((v for v in items if not isinstance(v, str)), None) if items else value
+    if not items or bad is not None:
+        raise PydanticCustomError(
+            "columns_type",
+            'expected a column name or a non-empty list of them (target = ["a", "b"]), got {got}',
+            {"got": "an empty list" if value == [] else _describe(bad)},
+        )
+    return value
+
+
+Columns = Annotated[
+    Any,
+    BeforeValidator(_columns),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}),
+]
 Size = Annotated[Any, BeforeValidator(_size)]
 Padding = Annotated[Any, BeforeValidator(_padding)]
 Dim = Annotated[Any, BeforeValidator(_dim)]

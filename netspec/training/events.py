@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Event:
-    kind: str  # "start", "init_from", "epoch_start", "batch", "epoch_end", "early_stop", "restore_best", "stop_requested", "done"
+    kind: str  # "start", "init_from", "epoch_start", "batch", "epoch_end", "early_stop", "restore_best", "warning", "stop_requested", "done",
+    # "decode" (batch/batches: files decoded so far / in all), "note" (data["message"]: a hint)
     epoch: int = 0  # 1-based
     batch: int = 0  # 1-based within the epoch
     batches: int = 0

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import CheckpointError, TrainingDiverged
 from ..executor import NonFiniteError, ParamStore, Plan
+from ..inspect.gradnorms import GradientRecorder
 from .early_stopping import EarlyStopper, EarlyStopState
 from ..data.batches import iterate_batches
 from .evaluate import evaluate_arrays, metrics_of
@@ -48,12 +49,19 @@ class TrainOutcome:
 class Trainer:
     def __init__(self, plan: Plan, cfg, *, seed: int, epochs: int, task: str,
                  callback: Callable[[Event], None] | None = None, files: RunFiles | None = None,
-                 rngs: dict | None = None):  # fmt: skip
+                 rngs: dict | None = None, record_gradients: bool = True, target_scaler=None,
+                 augment=None):  # fmt: skip
         self.plan, self.cfg, self.epochs, self.task = plan, cfg, epochs, task
+        # Regression targets trained as (y - mean) / std; metrics are in the data's units.
+        self.target_scaler = target_scaler
+        # Training-batch augmentation (images): a callable (x, rng) -> x with a generator of its own.
+        self.augment = augment
         self.store: ParamStore = plan.store
         self.emit = callback or (lambda e: None)
         self.files = files
         self.rngs = rngs or rng_tree(seed)
+        if augment is not None and "augment" not in self.rngs:  # a 4th child: the others stay as they were
+            self.rngs["augment"] = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
         self.loss_fn = LOSSES[cfg.loss]
         self.opt = make_optimizer(cfg.optimizer, self.store.flat.size, self.store.flat.dtype)
         self.stopper = EarlyStopper(cfg.early_stopping) if cfg.early_stopping else None
@@ -61,21 +69,33 @@ class Trainer:
         self.start_epoch = 0
         self.best_params: dict | None = None
         self._tmp = np.empty_like(self.store.flat)
+        # gradients.csv: reads the gradient buffer only, so the weights are the same without it
+        self.grad_norms = GradientRecorder(plan.graph, self.store) if record_gradients else None
 
     # -- one epoch ---------------------------------------------------------------------------
-    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None) -> float:
+    def _step(self, xb, yb, lr: float, epoch: int, k: int, lengths=None, outputs: list | None = None,
+              target_lengths=None) -> float:  # fmt: skip
         plan, store = self.plan, self.store
         z = plan.forward_train(xb, self.rngs["noise"], lengths)
-        loss, dz = self.loss_fn(z, yb, mask=plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0))
+        if self.target_scaler is not None:
+            yb = self.target_scaler.scale(yb)
+        mask = plan.loss_mask(lengths, z.shape[1] if z.ndim > 1 else 0, target_lengths)
+        loss, dz = self.loss_fn(z, yb, mask=mask)
         if not math.isfinite(loss):
             self._diverged(xb, epoch, k, lengths, "the loss")
         if outputs is not None:  # training-mode outputs give the epoch's train metrics for free
             outputs.append(z)
         plan.backward(dz)
         add_penalty_grads(store.flat, store.grad, store.l1, store.l2, self._tmp)
+        if self.grad_norms is not None:
+            self._warn(self.grad_norms.record())
         clip(store.grad, self.cfg.clip_value, self.cfg.clip_norm)
         self.opt.step(store.flat, store.grad, lr)
         return loss
+
+    def _warn(self, message: str | None) -> None:
+        if message:
+            self.emit(Event("warning", data={"message": message}))
 
     def _diverged(self, xb, epoch: int, k: int, lengths, what: str):
         bad = [n for n, v in self.store.values.items() if not np.isfinite(v).all()]
@@ -98,7 +118,7 @@ class Trainer:
         )
 
     def _epoch(self, epoch: int, data) -> dict:
-        x, y, lengths = data.x, data.y, data.lengths
+        x, y, lengths, tlens = data.x, data.y, data.lengths, data.target_lengths
         lr = learning_rate(self.cfg.optimizer.learning_rate, self.cfg.schedule, epoch - 1, self.epochs)
         batches = list(iterate_batches(len(x), self.cfg.batch_size, self.rngs["shuffle"] if self.cfg.shuffle else None))
         self.emit(Event("epoch_start", epoch, 0, len(batches), {"lr": lr}))
@@ -106,7 +126,9 @@ class Trainer:
         outputs: list = []
         for k, idx in enumerate(batches, 1):
             lb = lengths[idx] if lengths is not None else None
-            loss = self._step(x[idx], y[idx], lr, epoch, k, lb, outputs)
+            tb = tlens[idx] if tlens is not None else None
+            xb = x[idx] if self.augment is None else self.augment(x[idx], self.rngs["augment"])
+            loss = self._step(xb, y[idx], lr, epoch, k, lb, outputs, tb)
             total += loss * len(idx)
             count += len(idx)
             self.emit(Event("batch", epoch, k, len(batches), {"loss": total / count}))
@@ -114,8 +136,12 @@ class Trainer:
         # Train metrics as Keras reports them: from this epoch's training-mode outputs (so with
         # dropout active), not from a second pass over the data.
         order = np.concatenate(batches)
-        seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order])
-        row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix=""))
+        seen = type(data)(x[:0], y[order], None if lengths is None else lengths[order],
+                          None if tlens is None else tlens[order])  # fmt: skip
+        row.update(metrics_of(self.plan, self.cfg, np.concatenate(outputs), seen, prefix="",
+                              target_scaler=self.target_scaler))
+        if self.grad_norms is not None:
+            self._warn(self.grad_norms.end_epoch(epoch))
         return row
 
     def _check_finite(self, row: dict, epoch: int) -> None:
@@ -140,7 +166,7 @@ class Trainer:
                     break
                 row = self._epoch(epoch, train)
                 if val is not None and len(val.x):
-                    row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_"))
+                    row.update(evaluate_arrays(self.plan, self.cfg, val, prefix="val_", target_scaler=self.target_scaler))
                 self._check_finite(row, epoch)
                 improved = False  # best.safetensors exists only when early stopping monitors
                 if es is not None:
@@ -172,6 +198,7 @@ class Trainer:
             "optimizer_t": self.opt.t,
             "rng": {k: g.bit_generator.state for k, g in self.rngs.items()},
             "history": self.history,
+            "gradients": self.grad_norms.history if self.grad_norms else [],
             "early_stopping": self.stopper.to_dict() if self.stopper else None,
         }
 
@@ -190,6 +217,8 @@ class Trainer:
             for k, g in self.rngs.items():
                 g.bit_generator.state = meta["rng"][k]
             self.history = list(meta["history"])
+            if self.grad_norms is not None:
+                self.grad_norms.history = list(meta.get("gradients", []))
             self.start_epoch = meta["epoch"]
             if self.stopper is not None and meta.get("early_stopping"):
                 self.stopper.state = EarlyStopState(**meta["early_stopping"])

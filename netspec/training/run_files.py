@@ -2,6 +2,8 @@
 
     spec.json            the resolved spec (every default filled in)
     metrics.csv          one row per epoch
+    gradients.csv        per epoch: mean global gradient norm (before clipping) and each
+                         layer's weight-gradient norm
     last.safetensors     weights + optimizer state after the latest epoch (+ last.json sidecar:
                          epoch, step, RNG states, history, early-stopping state, spec hash)
     best.safetensors     weights at the best monitored epoch (+ best.json)
@@ -149,8 +151,10 @@ class RunFiles:
             save_checkpoint(self.folder / "best.safetensors", trainer.store.state_dict(), {**self.model_meta, "epoch": epoch})
         save_checkpoint(self.folder / "last.safetensors", arrays, meta)
         self.write_metrics(trainer.history)
+        if trainer.grad_norms is not None:
+            self.write_metrics(trainer.grad_norms.history, "gradients.csv")
 
-    def write_metrics(self, history: list[dict]) -> None:
+    def write_metrics(self, history: list[dict], name: str = "metrics.csv") -> None:
         if not history:
             return
         keys: list[str] = []
@@ -161,7 +165,7 @@ class RunFiles:
         writer.writeheader()
         for row in history:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        atomic_write(self.folder / "metrics.csv", buf.getvalue().encode())
+        atomic_write(self.folder / name, buf.getvalue().encode())
 
     def save_model(self, store, extra: dict) -> None:
         save_checkpoint(self.folder / "model.safetensors", store.state_dict(), {**self.model_meta, **extra})

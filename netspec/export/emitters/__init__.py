@@ -40,6 +40,6 @@ def get_emitter(name: str) -> Emitter:
 
 def all_emitters() -> dict[str, Emitter]:
     # Importing the family modules registers their emitters.
-    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent  # noqa: F401
+    from . import activations, conv, dense, merge, misc, normalization, pool, recurrent, repeat, slice  # noqa: F401
 
     return EMITTERS
