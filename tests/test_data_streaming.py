@@ -68,8 +68,9 @@ def test_in_memory_and_memory_mapped_runs_give_identical_weights(tmp_path):
     from netspec.data import load_splits
     from netspec.spec import load_spec
 
-    mapped = load_splits(load_spec(tmp_path / "npy-mmap.toml"), tmp_path)
-    assert isinstance(mapped.train.x.source, np.memmap)
+    for name in ("npy-mmap", "npz-mmap"):  # both really mapped, not silently read into memory
+        mapped = load_splits(load_spec(tmp_path / f"{name}.toml"), tmp_path)
+        assert isinstance(mapped.train.x.source, np.memmap), name
     base_w, base_m = runs["memory"]
     for name, (w, m) in runs.items():
         assert m == base_m, name
