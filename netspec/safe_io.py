@@ -19,7 +19,6 @@ import errno
 import os
 import signal
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -247,10 +246,17 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, e
 
 
 def _write_via_temp(path: Path, folder: Path, data: bytes, fail, exclusive: bool) -> None:
+    # The name is chosen before the file exists: a Ctrl-C that arrived just before the signals
+    # were held is raised at the next bytecode, possibly right after the create; the cleanup
+    # below then still knows what to remove.
+    tmp = str(folder / f".{path.name[:80]}{TMP_MARK}{os.getpid()}.{os.urandom(6).hex()}")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}{TMP_MARK}{os.getpid()}.", dir=folder)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     except OSError as exc:
         raise fail(_os_reason(exc)) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     try:
         umask = os.umask(0)
         os.umask(umask)
