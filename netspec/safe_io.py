@@ -9,16 +9,18 @@ Writing: the bytes go to a temp file in the same folder, are fsynced, renamed ov
 and the folder is fsynced so the rename survives a power cut. A failed write removes its temp
 file and names the path the user gave (never the temp file); temp files left by a killed
 process are removed by the next write into that folder. Ctrl-C and SIGTERM are held back for
-the few milliseconds of a write, so a stop never lands between creating the temp file and
-cleaning it up.
+the few milliseconds of a one-piece write, and whatever interrupts a write, its temp file is
+found by name (target, pid) and removed, even when the stop landed inside mkstemp itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -232,6 +234,36 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, e
     """Write `data` to `path` atomically (see the module docstring). With `exclusive`, the
     complete file appears only if `path` did not exist (FileExistsError otherwise): how two
     processes agree on who owns a run folder."""
+    path, folder, fail = _target(path, error)
+    with _signals_held():
+        _write_via_temp(path, folder, data, fail, exclusive)
+    fsync_folder(folder)
+
+
+@contextmanager
+def atomic_stream(path: Path | str, *, error: Error | None = None) -> Iterator:
+    """atomic_write for output made in pieces (predictions of a large input): yields a binary
+    file; `path` appears, whole, only when the block ends without an error. Signals are held
+    only while the temp file is made, so Ctrl-C stops a long write at once (and removes it)."""
+    path, folder, fail = _target(path, error)
+    try:
+        fd, tmp = _make_temp(path, folder, fail)
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_own_temps(path, folder)
+        raise fail(_os_reason(exc)) from None
+    except BaseException:
+        _remove_own_temps(path, folder)
+        raise
+    fsync_folder(folder)
+
+
+def _target(path: Path | str, error: Error | None):
+    """(path, its folder, the error to raise) for a write, after checking the folder is there."""
     path = Path(path)
     fail = error or (lambda message: FileError(f"{path}: cannot write: {message}"))
     folder = path.parent
@@ -240,27 +272,38 @@ def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, e
     if not folder.is_dir():
         raise fail(f"No such file or folder {folder} (create the folder first)" if not folder.exists() else f"{folder} is not a folder")
     remove_stale_temps(folder)
-    with _signals_held():
-        _write_via_temp(path, folder, data, fail, exclusive)
-    fsync_folder(folder)
+    return path, folder, fail
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name[:80]}{TMP_MARK}{os.getpid()}."
+
+
+def _make_temp(path: Path, folder: Path, fail) -> tuple[int, str]:
+    """A temp file beside `path` (named so remove_stale_temps finds it), with the usual mode."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
+    except OSError as exc:
+        raise fail(_os_reason(exc)) from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; keep the usual permissions
+    return fd, tmp
+
+
+def _remove_own_temps(path: Path, folder: Path) -> None:
+    """Remove this process' temp files for `path`, found by name: an exception (Ctrl-C) may land
+    anywhere, even inside mkstemp after the file exists but before its name is returned."""
+    prefix = _temp_prefix(path)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(prefix):
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def _write_via_temp(path: Path, folder: Path, data: bytes, fail, exclusive: bool) -> None:
-    # The name is chosen before the file exists: a Ctrl-C that arrived just before the signals
-    # were held is raised at the next bytecode, possibly right after the create; the cleanup
-    # below then still knows what to remove.
-    tmp = str(folder / f".{path.name[:80]}{TMP_MARK}{os.getpid()}.{os.urandom(6).hex()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    except OSError as exc:
-        raise fail(_os_reason(exc)) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; keep the usual permissions
+        fd, tmp = _make_temp(path, folder, fail)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -270,13 +313,13 @@ def _write_via_temp(path: Path, folder: Path, data: bytes, fail, exclusive: bool
         else:
             os.replace(tmp, path)
     except FileExistsError:
-        Path(tmp).unlink(missing_ok=True)
+        _remove_own_temps(path, folder)
         raise
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        _remove_own_temps(path, folder)
         raise fail(_os_reason(exc)) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove_own_temps(path, folder)
         raise
 
 
