@@ -233,18 +233,16 @@ def _signals_held() -> Iterator[None]:
 def atomic_write(path: Path | str, data: bytes, *, error: Error | None = None, exclusive: bool = False) -> None:
     """Write `data` to `path` atomically (see the module docstring). With `exclusive`, the
     complete file appears only if `path` did not exist (FileExistsError otherwise): how two
-    processes agree on who owns a run folder."""
-    path, folder, fail = _target(path, error)
-    with _signals_held():
-        _write_via_temp(path, folder, data, fail, exclusive)
-    fsync_folder(folder)
+    processes agree on who owns a run folder. Ctrl-C and SIGTERM wait for the write to end."""
+    with _signals_held(), atomic_stream(path, error=error, exclusive=exclusive) as f:
+        f.write(data)
 
 
 @contextmanager
-def atomic_stream(path: Path | str, *, error: Error | None = None) -> Iterator:
+def atomic_stream(path: Path | str, *, error: Error | None = None, exclusive: bool = False) -> Iterator:
     """atomic_write for output made in pieces (predictions of a large input): yields a binary
-    file; `path` appears, whole, only when the block ends without an error. Signals are held
-    only while the temp file is made, so Ctrl-C stops a long write at once (and removes it)."""
+    file; `path` appears, whole, only when the block ends without an error (with `exclusive`,
+    only if it did not exist). Whatever stops the block, this process' temp file is removed."""
     path, folder, fail = _target(path, error)
     try:
         fd, tmp = _make_temp(path, folder, fail)
@@ -252,7 +250,13 @@ def atomic_stream(path: Path | str, *, error: Error | None = None) -> Iterator:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            _link_exclusive(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except FileExistsError:
+        _remove_own_temps(path, folder)
+        raise
     except OSError as exc:
         _remove_own_temps(path, folder)
         raise fail(_os_reason(exc)) from None
@@ -301,29 +305,7 @@ def _remove_own_temps(path: Path, folder: Path) -> None:
                 Path(entry.path).unlink(missing_ok=True)
 
 
-def _write_via_temp(path: Path, folder: Path, data: bytes, fail, exclusive: bool) -> None:
-    try:
-        fd, tmp = _make_temp(path, folder, fail)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if exclusive:
-            _link_exclusive(tmp, path, data)
-        else:
-            os.replace(tmp, path)
-    except FileExistsError:
-        _remove_own_temps(path, folder)
-        raise
-    except OSError as exc:
-        _remove_own_temps(path, folder)
-        raise fail(_os_reason(exc)) from None
-    except BaseException:
-        _remove_own_temps(path, folder)
-        raise
-
-
-def _link_exclusive(tmp: str, path: Path, data: bytes) -> None:
+def _link_exclusive(tmp: str, path: Path) -> None:
     """A hard link fails if `path` exists, and shows the whole file at once."""
     try:
         os.link(tmp, path)
@@ -332,6 +314,7 @@ def _link_exclusive(tmp: str, path: Path, data: bytes) -> None:
     except OSError as exc:  # no hard links on this file system: an exclusive create instead
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
+        data = Path(tmp).read_bytes()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
