@@ -77,12 +77,13 @@ def test_two_machines_join_one_postgresql_study(tmp_path, postgres_url):
     paths = [write_sweep(m, trials=trials, epochs=3, pruner="median") for m in machines]
     t0 = time.perf_counter()
     cmd = ["sweep", None, "--storage", postgres_url, "--study", "shared", "--json"]
-    procs = [subprocess.Popen([*netspec_cmd(), *[str(p) if a is None else a for a in cmd]], cwd=m,
+    env = {**os.environ, "NETSPEC_DEBUG": "1"}  # an unexpected failure shows its traceback here
+    procs = [subprocess.Popen([*netspec_cmd(), *[str(p) if a is None else a for a in cmd]], cwd=m, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for m, p in zip(machines, paths)]  # fmt: skip
     outs = [p.communicate(timeout=300) for p in procs]
     seconds = time.perf_counter() - t0
-    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert all(p.returncode == 0 for p in procs), "\n---\n".join(o[1] for o in outs)
     assert all(json.loads(o[0])["storage"].startswith("postgresql://netspec@127.0.0.1:") for o in outs)
     study = optuna.load_study(study_name="shared", storage=postgres_url)  # both are done: read it whole
     done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
