@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, register
+from .rowwise import row_max, row_sum
 from .workspace import scratch
 
 
@@ -89,9 +90,9 @@ def tanh_backward(attrs, dy, y, params, grads, need_dx, ctx):
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    y = x - x.max(axis=-1, keepdims=True)
+    y = x - row_max(x)
     np.exp(y, out=y)
-    y /= y.sum(axis=-1, keepdims=True)
+    y /= row_sum(y)
     return y
 
 
@@ -105,8 +106,7 @@ def softmax_backward(attrs, dy, y, params, grads, need_dx, ctx):
     if not need_dx[0]:
         return [None]
     dx = np.multiply(dy, y)
-    s = dx.sum(axis=-1, keepdims=True)
-    np.subtract(dy, s, out=dx)
+    np.subtract(dy, row_sum(dx), out=dx)
     dx *= y
     return [dx]
 

@@ -19,6 +19,7 @@ import numpy as np
 
 # loss -> the output op fused into it (the executor feeds that node's input as logits)
 from ..ir.graph import FUSED_OUTPUT  # noqa: E402,F401 - documented here, defined with the IR
+from ..kernels.rowwise import row_max, row_sum
 
 
 def _weights(mask, shape: tuple[int, ...], dtype) -> tuple[np.ndarray | None, int | float]:
@@ -79,10 +80,10 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, mask=None) -> tuple[f
         t = np.where(wr[:, 0] > 0, t, 0)  # padded steps may carry any label
     x = logits.reshape(-1, c)
     rows = np.arange(x.shape[0])
-    m = x.max(axis=1, keepdims=True)
+    m = row_max(x)
     p = x - m
     np.exp(p, out=p)
-    s = p.sum(axis=1, keepdims=True)
+    s = row_sum(p)
     elem = (np.log(s) + m)[:, 0] - x[rows, t]  # lse - logit of the target
     p /= s
     p[rows, t] -= 1  # softmax - one_hot
