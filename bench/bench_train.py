@@ -121,9 +121,10 @@ def _alternate(fns: dict, rounds: int, n: int) -> dict[str, float]:
     for fn in fns.values():
         fn()
     times: dict[str, list] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k].append(_time(fn))
+    names = list(fns)
+    for r in range(rounds):  # rotated order: a fixed one favours whoever follows a given side
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            times[k].append(_time(fns[k]))
     return {k: n / statistics.median(ts) for k, ts in times.items()}
 
 
