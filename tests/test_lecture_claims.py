@@ -47,11 +47,22 @@ def test_batch_norm_reaches_the_target_loss_in_fewer_epochs(tmp_path):
     assert slow >= 2 * fast, ([round(h["val_loss"], 3) for h in bn], [round(h["val_loss"], 3) for h in plain])
 
 
+RECALL_SEEDS = range(7)
+
+
+def recall_accuracies(name: str) -> list[float]:
+    """Test accuracy of specs/{name}.toml for each of RECALL_SEEDS (about 1-2 s a run)."""
+    return [netspec.train(SPECS / f"{name}.toml", save=False, seed=s).metrics["test"]["accuracy"] for s in RECALL_SEEDS]
+
+
 def test_lstm_recalls_a_token_49_steps_back_and_rnn_does_not():
-    lstm = netspec.train(SPECS / "recall_lstm.toml", save=False)
-    rnn = netspec.train(SPECS / "recall_rnn.toml", save=False)
-    assert lstm.metrics["test"]["accuracy"] >= 0.95
-    assert rnn.metrics["test"]["accuracy"] < 0.5  # chance is 0.25 (the specs' seed 1; seed 0: ~0.75)
+    # A claim about reliability, so over seeds: one seed either way flips with any change of
+    # rounding (another CPU's BLAS kernels, a reordered sum). Measured, seeds 0-6: LSTM
+    # [1, 1, 1, 0.65, 1, 1, 0.25], RNN [0.82, 0.93, 0.46, 0.37, 0.52, 0.29, 0.43].
+    lstm, rnn = recall_accuracies("recall_lstm"), recall_accuracies("recall_rnn")
+    assert np.median(lstm) >= 0.95, lstm
+    assert np.median(rnn) <= 0.6, rnn  # chance is 0.25
+    assert sum(a >= 0.95 for a in lstm) >= 4 and sum(a >= 0.95 for a in rnn) <= 2, (lstm, rnn)
 
 
 def half_bright_image() -> np.ndarray:
