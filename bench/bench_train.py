@@ -116,7 +116,14 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def _alternate(fns: dict, rounds: int, n: int) -> dict[str, float]:
+# With 2+ threads, each side's idle worker threads spin for a while after its turn (PyTorch's
+# OpenMP, OpenBLAS's pthreads) and take the second core from whoever runs next: measured on
+# mlp_digits at 2 threads, netspec's inference ran at 0.21M/s right after PyTorch's turn and at
+# 2.1M/s alone. A pause before each timed turn lets them go to sleep.
+SETTLE_S = 0.3
+
+
+def _alternate(fns: dict, rounds: int, n: int, settle: float = 0.0) -> dict[str, float]:
     """samples/s per side: one warm-up call each, then `rounds` alternating timed rounds."""
     for fn in fns.values():
         fn()
@@ -124,6 +131,8 @@ def _alternate(fns: dict, rounds: int, n: int) -> dict[str, float]:
     names = list(fns)
     for r in range(rounds):  # rotated order: a fixed one favours whoever follows a given side
         for k in names[r % len(names) :] + names[: r % len(names)]:
+            if settle:
+                time.sleep(settle)
             times[k].append(_time(fns[k]))
     return {k: n / statistics.median(ts) for k, ts in times.items()}
 
@@ -140,13 +149,14 @@ def run(names, threads_list, rounds: int, infer: bool = True) -> list[dict]:
                 pt_epoch, pt_infer = torch_side(name, spec, x, y)
                 n = len(x)
                 row = {"workload": name, "threads": threads, "batch": spec.train.batch_size, "samples": n}
-                train = _alternate({"netspec": ns_epoch, "pytorch": pt_epoch}, rounds, n)
+                settle = SETTLE_S if threads > 1 else 0.0
+                train = _alternate({"netspec": ns_epoch, "pytorch": pt_epoch}, rounds, n, settle)
                 row.update(train_netspec=train["netspec"], train_pytorch=train["pytorch"])
                 row["train_ratio"] = train["netspec"] / train["pytorch"]
                 if infer:
                     fns = {"netspec": lambda: [model.predict(x[i : i + INFER_BATCH]) for i in range(0, n, INFER_BATCH)],
                            "pytorch": pt_infer, "onnxruntime": onnx_infer_fn(model, x, threads)}  # fmt: skip
-                    inf = _alternate(fns, rounds, n)
+                    inf = _alternate(fns, rounds, n, settle)
                     row.update({f"infer_{k}": v for k, v in inf.items()})
                     row["infer_ratio_ort"] = inf["netspec"] / inf["onnxruntime"]
                     row["infer_ratio_pytorch"] = inf["netspec"] / inf["pytorch"]
