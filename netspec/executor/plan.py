@@ -48,14 +48,18 @@ class _Step:
     train_ctx: RunContext
     infer_ctx: RunContext
     infer_ws: dict | None
-    # inference applies this relu in place on its producer's output (read by nothing else)
+    # inference applies this relu in place on its producer's output (read by nothing else),
+    # or, after a conv, the conv kernel applies it (relu_fused: this step passes through)
     relu_in_place: bool
+    relu_fused: bool = False
 
 
 # Ops whose output may be a view of (or the very array of) their first input.
 _PASS_THROUGH = {"flatten", "reshape"}
 # Ops whose output is an array of their own (fresh or their step's scratch), never a view
 _OWN_OUTPUT = {"dense", "conv"}
+# Ops whose kernel applies a following relu itself at inference (RunContext.relu_output)
+_RELU_FUSES = {"conv"}
 
 
 class Plan:
@@ -104,6 +108,11 @@ class Plan:
                       bool(grads) or any(need_dx), op.inference_identity, frozen_norm, graph.takes_lengths(node),
                       train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
+        by_name = {st.node.name: st for st in self.steps}
+        for st in self.steps:  # a conv writes relu(y) as it copies y out of its wide rows
+            if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
+                st.relu_fused = True
+                by_name[st.node.inputs[0]].infer_ctx.relu_output = True
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
         # tensors whose last inference reader is step k (freed right after it)
@@ -186,7 +195,7 @@ class Plan:
         values = {self.graph.input_name: self._input(x, lengths)}
         for k, st in enumerate(steps):
             ins = [values[t] for t in st.node.inputs]
-            if st.skip_in_inference:
+            if st.skip_in_inference or st.relu_fused:
                 values[st.node.name] = ins[0]
             elif st.relu_in_place:
                 values[st.node.name] = np.maximum(ins[0], 0, out=ins[0])

@@ -46,6 +46,9 @@ class RunContext:
     # The plan gives each step its own scratch dict, so kernels reuse buffers across batches
     # of one shape (see workspace.py); None (direct kernel calls, tests): fresh arrays.
     ws: dict | None = None
+    # Inference only: the plan fused the relu that follows this kernel into it (conv: into the
+    # copy out of its wide rows), so the kernel returns relu(output).
+    relu_output: bool = False
 
 
 @dataclass(frozen=True)

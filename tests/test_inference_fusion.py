@@ -1,0 +1,51 @@
+"""The inference path fuses work the training path keeps apart (a conv's following relu, the
+lstm's input projection and bias in its recurrent GEMM); what a user sees must not change:
+`Model.predict` gives the training-mode forward's outputs (no dropout or batch norm here, so
+the two modes compute the same function) on every conv geometry and on an lstm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from netspec.executor import ParamStore
+from netspec.executor.plan import Plan
+from shape_helpers import build
+
+
+def _plan(layers, input_shape, seed=0):
+    graph = build(input_shape, *layers).graph
+    store = ParamStore.create(graph, np.float64, np.random.default_rng(seed))
+    for v in store.values.values():  # nonzero biases, so a lost bias would show
+        v += 0.1
+    return Plan(graph, store)
+
+
+CONVS = {
+    "3x3 same": {"kernel_size": 3, "padding": "same"},
+    "3x3 valid dilated": {"kernel_size": 3, "dilation": 2},
+    "strided": {"kernel_size": 3, "strides": 2, "padding": "same"},
+    "no bias": {"kernel_size": 3, "use_bias": False},
+}
+
+
+@pytest.mark.parametrize("conv", CONVS.values(), ids=CONVS.keys())
+def test_conv_relu_inference_matches_the_training_forward(conv):
+    layers = [{"type": "conv2d", "filters": 4, "activation": "relu", **conv},
+              {"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "relu"},
+              {"type": "flatten"}, {"type": "dense", "units": 2}]  # fmt: skip
+    plan = _plan(layers, [2, 9, 9])
+    x = np.random.default_rng(1).standard_normal((5, 2, 9, 9))
+    want = plan.forward_train(x, np.random.default_rng(0)).copy()
+    np.testing.assert_allclose(plan.predict(x), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(plan.predict(x[:2]), want[:2], rtol=1e-12, atol=1e-12)  # reused buffers
+
+
+@pytest.mark.parametrize("seq", [False, True])
+def test_lstm_inference_matches_the_training_forward(seq):
+    plan = _plan([{"type": "lstm", "units": 5, "return_sequences": seq}, {"type": "dense", "units": 2}], [7, 3])
+    x = np.random.default_rng(2).standard_normal((4, 7, 3))
+    lengths = np.array([7, 3, 5, 1])
+    for lens in (None, lengths):
+        want = plan.forward_train(x, np.random.default_rng(0), lens).copy()
+        np.testing.assert_allclose(plan.predict(x, lens), want, rtol=1e-12, atol=1e-12)
