@@ -9,6 +9,10 @@ Each step also owns its run contexts with a scratch workspace (kernels/workspace
 kernels reuse their buffers from batch to batch instead of faulting in fresh pages. The steps
 whose output the plan hands out (the loss input, the model output, and the views or identities
 in front of them) get no workspace: what the caller keeps is always a fresh array.
+
+Inference does less than training: a relu read only by itself runs in place on its producer's
+output, and after a conv the conv kernel applies it while copying its output out
+(`RunContext.relu_output`), so the relu step passes its input through.
 """
 
 from __future__ import annotations
