@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+from timing import SETTLE_S, alternate  # bench/ is on sys.path when run as a script
 
 import netspec
 
@@ -225,21 +226,6 @@ def epoch_rows(base, rng, threads):
             yield "infer lstm_seq B256 (2,000 samples)", fns, "ms"
 
 
-def alternate(fns: dict, rounds: int, clock) -> dict:
-    times = {k: [] for k in fns}
-    for f in fns.values():  # warm-up: buffers, caches, first-call costs
-        f()
-    names = list(fns)
-    for r in range(rounds):
-        # rotate who goes first: measured, the same code timed right after PyTorch's turn runs
-        # ~5-8% slower than in second place, so a fixed order biases the ratios
-        for k in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = clock()
-            fns[k]()
-            times[k].append(clock() - t0)
-    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1])
@@ -259,7 +245,8 @@ def main() -> None:
                 for name, fns, _ in rows:
                     if args.only not in name:
                         continue
-                    m = alternate(fns, args.rounds * (3 if kind == "kernel" else 1), clock)
+                    times = alternate(fns, args.rounds * (3 if kind == "kernel" else 1), clock, SETTLE_S if threads > 1 else 0.0)
+                    m = {k: 1e3 * statistics.median(v) for k, v in times.items()}
                     cells = [f"netspec {m['netspec']:8.2f}"]
                     for other in ("base", "pytorch", "onnxruntime"):
                         if other in m:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from timing import SETTLE_S, alternate  # bench/ is on sys.path when run as a script
 
 from netspec.api import Model, compile_spec, load_spec
 from netspec.data import Dataset
@@ -65,7 +65,6 @@ def netspec_side(name: str):
 
 def torch_side(name: str, spec, x, y):
     import torch
-
     from torch_workloads import build, loss_fn, outputs
 
     model = build(name)
@@ -110,31 +109,9 @@ def onnx_infer_fn(model: Model, x, threads: int):
     return infer
 
 
-def _time(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-# With 2+ threads, each side's idle worker threads spin for a while after its turn (PyTorch's
-# OpenMP, OpenBLAS's pthreads) and take the second core from whoever runs next: measured on
-# mlp_digits at 2 threads, netspec's inference ran at 0.21M/s right after PyTorch's turn and at
-# 2.1M/s alone. A pause before each timed turn lets them go to sleep.
-SETTLE_S = 0.3
-
-
 def _alternate(fns: dict, rounds: int, n: int, settle: float = 0.0) -> dict[str, float]:
-    """samples/s per side: one warm-up call each, then `rounds` alternating timed rounds."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list] = {k: [] for k in fns}
-    names = list(fns)
-    for r in range(rounds):  # rotated order: a fixed one favours whoever follows a given side
-        for k in names[r % len(names) :] + names[: r % len(names)]:
-            if settle:
-                time.sleep(settle)
-            times[k].append(_time(fns[k]))
-    return {k: n / statistics.median(ts) for k, ts in times.items()}
+    """samples/s per side (medians of alternating rounds, timing.py)."""
+    return {k: n / statistics.median(ts) for k, ts in alternate(fns, rounds, settle=settle).items()}
 
 
 def run(names, threads_list, rounds: int, infer: bool = True) -> list[dict]:
