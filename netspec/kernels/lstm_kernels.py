@@ -119,7 +119,8 @@ def lstm_forward(attrs, xs, params, ctx):
     has_h0 = len(xs) > 1  # optional initial state [h_0, c_0] (batch, 2H)
     HS[0] = sorted_rows(xs[1][:, :h], lay).T if has_h0 else 0
     CY[0, 1] = sorted_rows(xs[1][:, h:], lay).T if has_h0 else 0
-    tmp = take((4 * h, batch), dt, zero=lay.padded)  # columns past the running ones stay 0
+    # training's recurrent term (columns past the running ones stay 0); inference has none
+    tmp = take((4 * h, batch), dt, zero=lay.padded) if train else None
     w = take((2, h, batch), dt)
     # Every step runs all B columns (contiguous calls); with lengths, the columns of finished
     # samples run on over zero inputs (finite, never read): their outputs are zeroed below and
@@ -145,10 +146,11 @@ def lstm_forward(attrs, xs, params, ctx):
         y = last_state(hs, lay) if nh == te + 1 else hs[te % nh].copy()
     if state_out:
         y = np.concatenate([y, last_state(CY[:, 1].transpose(0, 2, 1), lay)], axis=1)
-    give(tmp, w)
+    give(w)
     if not train:
         give(G, CY, TC, HS)
         return y, None
+    give(tmp)
     return y, (xt, HS, CY, TC, G, lay, has_h0)
 
 
