@@ -12,6 +12,7 @@ from netspec.kernels.registry import RunContext, get_op
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 LENGTHS = np.array([4, 1, 3])
+WITH_EMPTY = np.array([4, 0, 3])  # a zero-length sample: its output is the initial state itself
 
 
 def make_params(kind, n_in, h, rng, bidirectional=False, dtype=np.float64):
@@ -45,6 +46,9 @@ def run(kind, attrs, xs, params, lengths, dy):
     ("rnn", True, False, LENGTHS, True), ("rnn", False, False, None, True),
     ("lstm", True, False, LENGTHS, True), ("lstm", False, False, LENGTHS, True),
     ("lstm", "state", False, LENGTHS, False), ("lstm", "state", False, None, True),
+    ("lstm", False, False, WITH_EMPTY, True), ("lstm", "state", False, WITH_EMPTY, True),
+    ("lstm", True, False, WITH_EMPTY, True), ("rnn", False, False, WITH_EMPTY, True),
+    ("gru", False, False, WITH_EMPTY, True),
 ])  # fmt: skip
 def test_gradients_float64(kind, seq, bidi, lengths, h0):
     """seq "state": an encoder's state output [h_T, c_T]; h0: an initial-state input."""
