@@ -79,3 +79,22 @@ def backward_factors(G, CY, TC):
     P[:, 3] = f
     give(ds)
     return AB, P
+
+
+def stacked_weights(params, h: int) -> np.ndarray:
+    """[kernel | recurrent | bias] (4H, in + H + 1) in the internal gate order, pre-scaled."""
+    kernel_t = internal(params["kernel"], h, scaled=True).T
+    recur_t = internal(params["recurrent"], h, scaled=True).T
+    bias = internal(params["bias_ih"] + params["bias_hh"], h, scaled=True)[:, None]
+    return np.concatenate([kernel_t, recur_t, bias], axis=1)
+
+
+def split_weight_grads(dw_all: np.ndarray, n_in: int, h: int, grads) -> None:
+    """d[kernel | recurrent | bias] (4H, K), internal order -> grads in parameter layout."""
+    if "kernel" in grads:
+        to_param_order(dw_all[:, :n_in].T, grads["kernel"], h)
+    if "recurrent" in grads:
+        to_param_order(dw_all[:, n_in : n_in + h].T, grads["recurrent"], h)
+    for role in ("bias_ih", "bias_hh"):
+        if role in grads:
+            to_param_order(dw_all[:, n_in + h], grads[role], h)

@@ -25,33 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lstm_cell import backward_factors, cell, internal, to_param_order
+from .lstm_cell import backward_factors, cell, internal, split_weight_grads, stacked_weights
 from .recurrent_buffers import give, take
-from .recurrent_layout import batch_major, sorted_rows, time_major, unsorted_rows
-
-
-def _running_mask(lay) -> np.ndarray:
-    """(te, B) True where sample column j runs at step t: row-major order = the packed order."""
-    return np.arange(lay.batch)[None, :] < np.asarray(lay.counts)[:, None]
-
-
-def stacked_weights(params, h: int) -> np.ndarray:
-    """[kernel | recurrent | bias] (4H, in + H + 1) in the internal gate order, pre-scaled."""
-    kernel_t = internal(params["kernel"], h, scaled=True).T
-    recur_t = internal(params["recurrent"], h, scaled=True).T
-    bias = internal(params["bias_ih"] + params["bias_hh"], h, scaled=True)[:, None]
-    return np.concatenate([kernel_t, recur_t, bias], axis=1)
-
-
-def split_weight_grads(dw_all: np.ndarray, n_in: int, h: int, grads) -> None:
-    """d[kernel | recurrent | bias] (4H, K), internal order -> grads in parameter layout."""
-    if "kernel" in grads:
-        to_param_order(dw_all[:, :n_in].T, grads["kernel"], h)
-    if "recurrent" in grads:
-        to_param_order(dw_all[:, n_in : n_in + h].T, grads["recurrent"], h)
-    for role in ("bias_ih", "bias_hh"):
-        if role in grads:
-            to_param_order(dw_all[:, n_in + h], grads[role], h)
+from .recurrent_layout import batch_major, running, sorted_rows, time_major, unsorted_rows
 
 
 def packed_forward(attrs, xs, params, lay):
@@ -187,7 +163,7 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
     if need_dx[0]:
         kernel = internal(params["kernel"], h, scaled=False)  # (in, 4H)
         dxt = np.zeros((te, batch, n_in), dt)
-        dxt[_running_mask(lay)] = np.matmul(kernel, dz).T
+        dxt[running(lay)] = np.matmul(kernel, dz).T
         dx = batch_major(dxt, lay)
     give(dz)
     return [dx, *dstate]

@@ -108,6 +108,12 @@ def last_state(states: np.ndarray, lay: Layout) -> np.ndarray:
     return out
 
 
+def running(lay: Layout) -> np.ndarray:
+    """(t_eff, batch) bool: True where sorted column j is still running at step t (j <
+    counts[t], i.e. t < its length). Row-major, it is the order of packed per-step data."""
+    return np.arange(lay.batch)[None, :] < np.asarray(lay.counts, dtype=np.int64)[:, None]
+
+
 def sorted_rows(a: np.ndarray, lay: Layout) -> np.ndarray:
     """(batch, F) in sample order -> a new contiguous array in sorted order."""
     return np.array(a, order="C") if lay.order is None else a[lay.order]
