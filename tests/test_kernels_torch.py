@@ -91,6 +91,22 @@ def test_activation(name, shape):
     close(dx, tx.grad, "dx")
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # 0 * -inf, as in torch
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 1.0, 2.5])
+def test_leaky_relu_is_exact_across_slopes_and_special_values(alpha):
+    """The kernel computes max/min(x, alpha * x) and builds the slope without a masked copy;
+    it must equal the definition bit for bit, also at 0, +-inf and nan (torch computes the
+    definition: x if x > 0 else alpha * x)."""
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40], dtype=np.float32)
+    x = np.concatenate([f32(50, scale=3.0), special]).reshape(3, 19)
+    y, dy, (dx,), _ = run("leaky_relu", {"alpha": alpha}, [x])
+    tx = leaf(x)
+    ty = F.leaky_relu(tx, alpha)
+    ty.backward(torch.from_numpy(dy))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
 def test_sigmoid_tails_keep_relative_precision():
     x = np.array([-30.0, -15.0, -5.0, 0.0, 5.0, 30.0], dtype=np.float32)
     y, _ = get_op("sigmoid").forward({}, [x], {}, RunContext())

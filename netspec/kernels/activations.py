@@ -13,7 +13,13 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, register
 from .rowwise import row_max, row_sum
-from .workspace import scratch
+from .workspace import scratch, shared_zeros
+
+
+def relu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out <- max(x, 0); out may be x. Against an array of zeros (see shared_zeros: ~3-4x
+    faster than against the scalar 0)."""
+    return np.maximum(x, shared_zeros(out.shape, out.dtype), out=out)
 
 
 def same_shape(attrs: dict, ins: list[Shape]) -> Shape:
@@ -22,7 +28,7 @@ def same_shape(attrs: dict, ins: list[Shape]) -> Shape:
 
 def relu_forward(attrs, xs, params, ctx):
     x = xs[0]
-    y = np.maximum(x, 0, out=scratch(ctx, "y", x.shape, x.dtype))
+    y = relu(x, scratch(ctx, "y", x.shape, x.dtype))
     return y, y
 
 
@@ -33,20 +39,43 @@ def relu_backward(attrs, dy, y, params, grads, need_dx, ctx):
     return [np.multiply(dy, mask, out=scratch(ctx, "dx", y.shape, dy.dtype))]
 
 
+def leaky_relu(x: np.ndarray, alpha: float, out: np.ndarray, scaled: np.ndarray | None = None) -> np.ndarray:
+    """out <- x where x > 0 else alpha * x. For alpha <= 1 that is max(x, alpha * x), else the
+    min: exact, and ~15x faster than copying x into alpha * x `where` x > 0 (numpy's masked
+    copy branches on each element of a random mask). alpha * x goes to `scaled` (default out,
+    which then must not be x). At alpha 0, x * (x > 0): max(inf, 0 * inf) would be nan."""
+    if alpha == 0:
+        return np.multiply(x, np.greater(x, 0), out=out)
+    scaled = np.multiply(x, alpha, out=out if scaled is None else scaled)
+    return (np.maximum if alpha <= 1 else np.minimum)(x, scaled, out=out)
+
+
+def leaky_slope(pos: np.ndarray, alpha: float, out: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """out <- 1 where pos else alpha, exactly, without a masked copy (see leaky_relu); `fill`
+    is scratch of out's shape."""
+    np.copyto(out, pos)  # {0, 1}
+    if alpha <= 1:  # max({0, 1}, alpha) = {alpha, 1}
+        fill.fill(alpha)
+    else:  # max(alpha * (1 - {0, 1}), 1) = {1, alpha}
+        np.subtract(1, out, out=out)
+        out *= alpha
+        fill.fill(1)
+    return np.maximum(out, fill, out=out)
+
+
 def leaky_relu_forward(attrs, xs, params, ctx):
     x = xs[0]
     pos = np.greater(x, 0, out=scratch(ctx, "pos", x.shape, np.bool_))
-    y = np.multiply(x, attrs["alpha"], out=scratch(ctx, "y", x.shape, x.dtype))
-    np.copyto(y, x, where=pos)
+    y = leaky_relu(x, attrs["alpha"], scratch(ctx, "y", x.shape, x.dtype))
     return y, pos
 
 
 def leaky_relu_backward(attrs, dy, pos, params, grads, need_dx, ctx):
     if not need_dx[0]:
         return [None]
-    dx = np.multiply(dy, attrs["alpha"], out=scratch(ctx, "dx", dy.shape, dy.dtype))
-    np.copyto(dx, dy, where=pos)
-    return [dx]
+    slope = scratch(ctx, "slope", dy.shape, dy.dtype)
+    leaky_slope(pos, attrs["alpha"], slope, scratch(ctx, "fill", dy.shape, dy.dtype))
+    return [np.multiply(dy, slope, out=scratch(ctx, "dx", dy.shape, dy.dtype))]
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, register
 from .shapes import fixed, need_rank, resolve_pads, window_out
+from .activations import relu as relu_into
 from .windows import Window, from_2d, window_2d
 from .workspace import scratch, zeros
 
@@ -153,7 +154,7 @@ def forward(attrs, xs, params, ctx):
                 cols[:m, k] = 1
             np.matmul(w2, cols[:m], out=yw[:m])
             if relu:
-                np.maximum(_valid(yw[:m], win), 0, out=y[n0 : n0 + m])
+                relu_into(_valid(yw[:m], win), y[n0 : n0 + m])
             else:
                 y[n0 : n0 + m] = _valid(yw[:m], win)
         else:
@@ -161,7 +162,7 @@ def forward(attrs, xs, params, ctx):
     if b is not None and not ones_row:
         y3 += b[:, None]
     if relu and not wide:
-        np.maximum(y3, 0, out=y3)
+        relu_into(y3, y3)
     return from_2d(y, attrs["nd"]), (win, xp, step)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, ShapeError, register
+from .rowwise import col_sum
 from .shapes import fixed
 from .workspace import scratch
 
@@ -52,7 +53,7 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if "weight" in grads:
         np.matmul(x2.T, dy2, out=grads["weight"])
     if "bias" in grads:
-        np.sum(dy2, axis=0, out=grads["bias"])
+        col_sum(dy2, grads["bias"])
     if not need_dx[0]:
         return [None]
     dx = np.matmul(dy2, w.T, out=scratch(ctx, "dx", (dy2.shape[0], w.shape[0]), np.result_type(dy2, w)))

@@ -23,6 +23,7 @@ from .recurrent_layout import (
     unsorted_rows,
     zero_padded_rows,
 )
+from .rowwise import col_sum
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -111,9 +112,9 @@ def gru_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if "recurrent" in grads:
         np.matmul(hs[:te].reshape(te * batch, h).T, dh2, out=grads["recurrent"])
     if "bias_ih" in grads:
-        np.sum(dx2, axis=0, out=grads["bias_ih"])
+        col_sum(dx2, grads["bias_ih"])
     if "bias_hh" in grads:
-        np.sum(dh2, axis=0, out=grads["bias_hh"])
+        col_sum(dh2, grads["bias_hh"])
     dx = None
     if need_dx[0]:
         dx = batch_major(np.matmul(dx2, kernel.T).reshape(te, batch, kernel.shape[0]), lay)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import leaky_relu, leaky_slope, relu
 from .recurrent_layout import (
     batch_major,
     last_state,
@@ -21,6 +22,7 @@ from .recurrent_layout import (
     unsorted_rows,
     zero_padded_rows,
 )
+from .rowwise import col_sum
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity", "leaky_relu")
 
@@ -44,7 +46,7 @@ def _activate(act: str, a: np.ndarray, alpha: float) -> None:
     if act == "tanh":
         np.tanh(a, out=a)
     elif act == "relu":
-        np.maximum(a, 0, out=a)
+        relu(a, a)
     elif act == "sigmoid":
         np.negative(a, out=a)
         with np.errstate(over="ignore"):  # exp overflow -> inf -> sigmoid 0, the right limit
@@ -52,7 +54,7 @@ def _activate(act: str, a: np.ndarray, alpha: float) -> None:
         a += 1
         np.reciprocal(a, out=a)
     elif act == "leaky_relu":
-        np.multiply(a, alpha, out=a, where=a < 0)
+        leaky_relu(a, alpha, a, scaled=np.empty_like(a))
 
 
 def _backprop_activation(act: str, y: np.ndarray, dh: np.ndarray, out: np.ndarray, alpha: float):
@@ -68,8 +70,7 @@ def _backprop_activation(act: str, y: np.ndarray, dh: np.ndarray, out: np.ndarra
     elif act == "relu":
         np.multiply(dh, y > 0, out=out)
     elif act == "leaky_relu":
-        np.copyto(out, dh)
-        np.multiply(out, alpha, out=out, where=y <= 0)
+        np.multiply(dh, leaky_slope(y > 0, alpha, out, np.empty_like(out)), out=out)
     else:  # identity
         np.copyto(out, dh)
 
@@ -130,7 +131,7 @@ def rnn_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         np.matmul(states[:te].reshape(te * batch, h).T, da2, out=grads["recurrent"])
     for role in ("bias_ih", "bias_hh"):
         if role in grads:
-            np.sum(da2, axis=0, out=grads[role])
+            col_sum(da2, grads[role])
     dh0 = [unsorted_rows(dh, lay) if need_dx[1] else None] if len(need_dx) > 1 else []
     if not need_dx[0]:
         return [None, *dh0]

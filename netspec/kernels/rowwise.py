@@ -1,4 +1,5 @@
-"""Reductions over the last axis of (rows, classes) arrays, as softmax and its loss need.
+"""Reductions over the last axis of (rows, classes) arrays, as softmax and its loss need, and
+over the rows, as bias gradients need.
 
 numpy reduces a short inner axis one row at a time (measured, 256 x 10 float32, 1 thread:
 `x.max(axis=1)` 14.5 us, `x.sum(axis=1)` 4.7 us). A max over the columns of the transposed
@@ -28,3 +29,11 @@ def row_sum(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind != "f" or x.shape[-1] == 0:
         return x.sum(axis=-1, keepdims=True)
     return (x @ np.ones(x.shape[-1], dtype=x.dtype))[..., None]
+
+
+def col_sum(x2: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(rows, c) -> out (c,): the sum over the rows, as a GEMV with a ones vector (measured,
+    float32, 1 thread: 64 x 256 1.6 us vs np.sum(axis=0) 4.4 us, 256 x 10 1.3 vs 5.9 us)."""
+    if x2.dtype.kind != "f":
+        return np.sum(x2, axis=0, out=out)
+    return np.matmul(np.ones(x2.shape[0], dtype=x2.dtype), x2, out=out)
