@@ -62,7 +62,7 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str
     fwd = {st.node.name: [] for st in plan.steps}
     bwd = {st.node.name: [] for st in plan.steps}
     inf = {st.node.name: [] for st in plan.steps}
-    orig = [(st.forward, st.backward) for st in plan.steps]
+    orig = [(st.forward, st.train_forward, st.train_backward) for st in plan.steps]
     totals = {"train step": [], "infer": []}
 
     def run_train():
@@ -81,16 +81,17 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str
     for _ in range(repeats):  # untimed kernels for the totals, then timed kernels per op
         totals["train step"].append(run_train())
         totals["infer"].append(run_infer())
-    for st in plan.steps:
-        st.forward, st.backward = _Timed(st.forward, fwd[st.node.name]), _Timed(st.backward, bwd[st.node.name])
+    for st in plan.steps:  # training runs train_forward/train_backward (the plan may fuse a step away)
+        st.train_forward = _Timed(st.train_forward, fwd[st.node.name])
+        st.train_backward = _Timed(st.train_backward, bwd[st.node.name])
     for _ in range(repeats):
         run_train()
     for st in plan.steps:
-        st.forward = _Timed(orig[plan.steps.index(st)][0], inf[st.node.name])
+        st.forward = _Timed(st.forward, inf[st.node.name])
     for _ in range(repeats):
         run_infer()
-    for st, (f, b) in zip(plan.steps, orig):
-        st.forward, st.backward = f, b
+    for st, (f, tf, tb) in zip(plan.steps, orig):
+        st.forward, st.train_forward, st.train_backward = f, tf, tb
 
     def ms(ts: list) -> float:
         return 1e3 * (min(ts) if stat == "min" else statistics.median(ts)) if ts else 0.0

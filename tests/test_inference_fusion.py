@@ -1,7 +1,8 @@
-"""The inference path fuses work the training path keeps apart (a conv's following relu, the
-lstm's input projection and bias in its recurrent GEMM); what a user sees must not change:
-`Model.predict` gives the training-mode forward's outputs (no dropout or batch norm here, so
-the two modes compute the same function) on every conv geometry and on an lstm."""
+"""The plan fuses work the graph keeps apart (at inference a conv's following relu, the lstm's
+input projection and bias in its recurrent GEMM; in training a relu in front of a max_pool);
+what a user sees must not change: `Model.predict` gives the training-mode forward's outputs
+(no dropout or batch norm here, so the two modes compute the same function) on every conv
+geometry and on an lstm, and the relu moved behind a pool trains bit-identically."""
 
 from __future__ import annotations
 
@@ -49,3 +50,42 @@ def test_lstm_inference_matches_the_training_forward(seq):
     for lens in (None, lengths):
         want = plan.forward_train(x, np.random.default_rng(0), lens).copy()
         np.testing.assert_allclose(plan.predict(x, lens), want, rtol=1e-12, atol=1e-12)
+
+
+def _unfused(plan: Plan) -> Plan:
+    """The same plan with every step running its own kernels in training."""
+    for st in plan.steps:
+        st.train_forward, st.train_backward = st.forward, st.backward
+        st.train_ctx.relu_output = False
+    return plan
+
+
+POOLED = {
+    "conv relu, 2x2 pool": ([{"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
+                             {"type": "max_pool2d", "pool_size": 2}], [2, 8, 8]),
+    "relu layer, overlapping padded pool": ([{"type": "conv2d", "filters": 3, "kernel_size": 2},
+                                             {"type": "activation", "function": "relu"},
+                                             {"type": "max_pool2d", "pool_size": 3, "strides": 2, "padding": "same"}], [2, 8, 8]),
+    "conv1d relu, pool1d": ([{"type": "conv1d", "filters": 3, "kernel_size": 3, "activation": "relu"},
+                             {"type": "max_pool1d", "pool_size": 2}], [2, 11]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", POOLED.values(), ids=POOLED.keys())
+def test_relu_behind_max_pool_trains_bit_identically(case):
+    """Training applies a relu read only by a max_pool after the pool (k^2 fewer elements).
+    Inputs of small integers make ties, exact zeros and all-negative windows common: outputs
+    and every parameter gradient must equal the unfused kernels' bit for bit."""
+    layers, shape = case
+    layers = [*layers, {"type": "flatten"}, {"type": "dense", "units": 2}]
+    x = np.random.default_rng(3).integers(-2, 3, (6, *shape)).astype(np.float64)
+    results = []
+    for plan in (_plan(layers, shape), _unfused(_plan(layers, shape))):
+        for v in plan.store.values.values():  # integer-valued weights keep the ties exact
+            v[...] = np.round(v * 4)
+        out = plan.forward_train(x, np.random.default_rng(0)).copy()
+        plan.backward(np.random.default_rng(4).standard_normal(out.shape))
+        results.append((out, plan.store.grad.copy()))
+    assert any(st.train_ctx.relu_output for st in _plan(layers, shape).steps)  # the fusion is on
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

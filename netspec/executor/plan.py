@@ -13,6 +13,12 @@ in front of them) get no workspace: what the caller keeps is always a fresh arra
 Inference does less than training: a relu read only by itself runs in place on its producer's
 output, and after a conv the conv kernel applies it while copying its output out
 (`RunContext.relu_output`), so the relu step passes its input through.
+
+Training moves a relu read only by a max_pool behind the pool (the pool kernel applies it to
+its output, the relu step passes through): on k x k windows that is k^2 times fewer elements,
+both ways. The values are the same, max(relu(window)) = relu(max(window)), and so are the
+gradients: where the window's max is > 0 both orders send dy to the same first maximum, and
+otherwise both send 0 (before, relu's mask zeroes the winner; now the pool's mask on y > 0).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import FUSED_OUTPUT, INPUT_TIME, Graph, Node
+from ..kernels.activations import relu
 from ..kernels.padding import zero_padded_steps
 from ..kernels.registry import RunContext, get_op
 from .params import ParamStore
@@ -56,6 +63,10 @@ class _Step:
     # or, after a conv, the conv kernel applies it (relu_fused: this step passes through)
     relu_in_place: bool
     relu_fused: bool = False
+    # what forward_train and backward run: the kernels, or a pass-through for a relu that a
+    # max_pool applies (see the module docstring); inference and inspection use the kernels
+    train_forward: object = None
+    train_backward: object = None
 
 
 # Ops whose output may be a view of (or the very array of) their first input.
@@ -64,6 +75,16 @@ _PASS_THROUGH = {"flatten", "reshape"}
 _OWN_OUTPUT = {"dense", "conv"}
 # Ops whose kernel applies a following relu itself at inference (RunContext.relu_output)
 _RELU_FUSES = {"conv"}
+# Ops whose kernel applies the relu in front of it in training (it commutes with them)
+_RELU_COMMUTES = {"max_pool"}
+
+
+def _pass_forward(attrs, xs, params, ctx):
+    return xs[0], None
+
+
+def _pass_backward(attrs, dy, cache, params, grads, need_dx, ctx):
+    return [dy]
 
 
 class Plan:
@@ -117,6 +138,14 @@ class Plan:
             if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
                 st.relu_fused = True
                 by_name[st.node.inputs[0]].infer_ctx.relu_output = True
+        train_names = {n.name for n in self.train_nodes}
+        for st in self.steps:
+            st.train_forward, st.train_backward = st.forward, st.backward
+            reader = next((r for r in self.steps if st.node.name in r.node.inputs), None)
+            if (st.node.op == "relu" and readers.get(st.node.name) == 1 and st.node.name not in fresh_train
+                    and reader is not None and reader.node.op in _RELU_COMMUTES and reader.node.name in train_names):  # fmt: skip
+                st.train_forward, st.train_backward = _pass_forward, _pass_backward
+                reader.train_ctx.relu_output = True
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
         # tensors whose last inference reader is step k (freed right after it)
@@ -170,7 +199,7 @@ class Plan:
             st = self.steps[k]
             c = st.train_ctx
             c.rng, c.lengths = (None if st.frozen_norm else rng), (lengths if st.takes_lengths else None)
-            y, self._caches[k] = st.forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, c)
+            y, self._caches[k] = st.train_forward(st.node.attrs, [values[t] for t in st.node.inputs], st.params, c)
             if check_finite and not np.isfinite(y).all():
                 raise NonFiniteError(st.node.name)
             values[st.node.name] = y
@@ -188,7 +217,7 @@ class Plan:
                 for arr in st.grads.values():
                     arr.fill(0)
                 continue
-            dxs = st.backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx, st.train_ctx)
+            dxs = st.train_backward(st.node.attrs, g, self._caches[k], st.params, st.grads, st.need_dx, st.train_ctx)
             for t, dx, need in zip(st.node.inputs, dxs, st.need_dx):
                 if need and dx is not None:
                     grads[t] = grads[t] + dx if t in grads else dx
@@ -202,7 +231,7 @@ class Plan:
             if st.skip_in_inference or st.relu_fused:
                 values[st.node.name] = ins[0]
             elif st.relu_in_place:
-                values[st.node.name] = np.maximum(ins[0], 0, out=ins[0])
+                values[st.node.name] = relu(ins[0], ins[0])
             else:
                 c = st.infer_ctx
                 c.lengths, c.ws = (lengths if st.takes_lengths else None), (st.infer_ws if reuse else None)

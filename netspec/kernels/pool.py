@@ -25,6 +25,7 @@ import numpy as np
 from ..ir.graph import Shape
 from .registry import OpDef, ShapeError, register
 from .shapes import need_rank, resolve_pads, window_out
+from .activations import relu as relu_into
 from .windows import Window, from_2d, window_2d
 from .workspace import scratch, zeros
 
@@ -145,17 +146,23 @@ def max_forward(attrs, xs, params, ctx):
     y = scratch(ctx, "y", (n, c, ho, wo), x.dtype)
     vcode = scratch(ctx, "vcode", y.shape, np.uint8) if codes else None
     _max_pass(h, y, vcode, kh, sh, 2, ctx, "v")
-    return from_2d(y, attrs["nd"]), (win, xp.shape, hcode, vcode)
+    # a relu in front, moved behind by the plan: max(relu(x)) = relu(max(x)) on k^2 times
+    # fewer elements; the backward masks dy by y > 0 (the same gradient: see the plan)
+    relu_y = relu_into(y, y) if ctx is not None and ctx.relu_output else None
+    return from_2d(y, attrs["nd"]), (win, xp.shape, hcode, vcode, relu_y)
 
 
 def max_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if not need_dx[0]:
         return [None]
-    win, padded_shape, hcode, vcode = cache
+    win, padded_shape, hcode, vcode, relu_y = cache
     if hcode is None:
         raise ValueError("max_pool backward needs a training-mode forward pass (it records the winners)")
     (kh, kw), (sh, sw) = win.kernel, win.strides
     dy = dy.reshape(vcode.shape)
+    if relu_y is not None:
+        live = np.greater(relu_y, 0, out=scratch(ctx, "live", relu_y.shape, np.bool_))
+        dy = np.multiply(dy, live, out=scratch(ctx, "dy_live", relu_y.shape, dy.dtype))
     dh = _unpass(dy, vcode, kh, sh, 2, hcode.shape, ctx, "dh")
     dxp = _unpass(dh, hcode, kw, sw, 3, padded_shape, ctx, "dxp")
     return [_unpad(dxp, win, attrs["nd"], ctx)]

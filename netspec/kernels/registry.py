@@ -46,8 +46,9 @@ class RunContext:
     # The plan gives each step its own scratch dict, so kernels reuse buffers across batches
     # of one shape (see workspace.py); None (direct kernel calls, tests): fresh arrays.
     ws: dict | None = None
-    # Inference only: the plan fused the relu that follows this kernel into it (conv: into the
-    # copy out of its wide rows), so the kernel returns relu(output).
+    # The plan fused the relu next to this kernel into it, so the kernel returns relu(output):
+    # at inference a conv applies the relu after it while copying out its wide rows; in
+    # training a max_pool applies the relu in front of it to its (smaller) output.
     relu_output: bool = False
 
 
