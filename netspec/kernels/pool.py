@@ -83,6 +83,15 @@ def _tap(axis: int, j: int, stride: int, count: int) -> tuple:
     return (slice(None),) * axis + (slice(j, j + stride * (count - 1) + 1, stride),)
 
 
+_COPY_TAPS_MIN = 1 << 16  # elements
+
+
+def _copied(a: np.ndarray, ctx, key: str) -> np.ndarray:
+    out = scratch(ctx, key, a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
 def _max_pass(src, dst, code, k: int, stride: int, axis: int, ctx, key: str) -> None:
     """dst = max over k offsets along `axis`; code (if given) = the first winning offset."""
     count = dst.shape[axis]
@@ -94,6 +103,13 @@ def _max_pass(src, dst, code, k: int, stride: int, axis: int, ctx, key: str) -> 
         return
     if k == 2:  # the usual pool: the code is one comparison, written straight as uint8
         second = src[_tap(axis, 1, stride, count)]
+        if axis == 3 and stride > 1 and (code is not None or dst.size >= _COPY_TAPS_MIN):
+            # taps strided along the row: numpy's compare and max take a slow loop there;
+            # two plain copies first and contiguous ops after are ~1.8x faster (measured,
+            # 64x16x28x28 f32: 327 vs 589 us with the code, 272 vs 445 without; for the max
+            # alone the copies lose on small arrays)
+            first = _copied(first, ctx, key + "even")
+            second = _copied(second, ctx, key + "odd")
         if code is not None:
             np.greater(second, first, out=code.view(np.bool_))
         np.maximum(first, second, out=dst)
@@ -119,6 +135,11 @@ def _unpass(g, code, k: int, stride: int, axis: int, shape, ctx, key: str) -> np
     out_count = g.shape[axis]
     tiled = stride == k and shape[axis] == k * out_count  # every input in exactly one window
     out = scratch(ctx, key, shape, g.dtype) if tiled else zeros(ctx, key, shape, g.dtype)
+    if tiled and k == 2:  # code in {0, 1}: offset 1 gets g * code, offset 0 the rest, g - that
+        pairs = out.reshape(*shape[:axis], out_count, 2, *shape[axis + 1 :])
+        second = np.multiply(g, code.view(np.bool_), out=pairs[(slice(None),) * (axis + 1) + (1,)])
+        np.subtract(g, second, out=pairs[(slice(None),) * (axis + 1) + (0,)])
+        return out
     hit = scratch(ctx, key + "hit", g.shape, np.bool_)
     part = None if stride >= k else scratch(ctx, key + "part", g.shape, g.dtype)
     for j in range(k):
