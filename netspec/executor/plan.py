@@ -141,10 +141,11 @@ class Plan:
         train_names = {n.name for n in self.train_nodes}
         for st in self.steps:
             st.train_forward, st.train_backward = st.forward, st.backward
-            reader = next((r for r in self.steps if st.node.name in r.node.inputs), None)
-            if (st.node.op == "relu" and readers.get(st.node.name) == 1 and st.node.name not in fresh_train
-                    and reader is not None and reader.node.op in _RELU_COMMUTES and reader.node.name in train_names):  # fmt: skip
-                st.train_forward, st.train_backward = _pass_forward, _pass_backward
+        for reader in self.steps:  # a max_pool applies the relu it alone reads
+            src = by_name.get(reader.node.inputs[0]) if reader.node.inputs else None
+            if (reader.node.op in _RELU_COMMUTES and reader.node.name in train_names and src is not None
+                    and src.node.op == "relu" and readers.get(src.node.name) == 1 and src.node.name not in fresh_train):  # fmt: skip
+                src.train_forward, src.train_backward = _pass_forward, _pass_backward
                 reader.train_ctx.relu_output = True
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train

@@ -26,9 +26,9 @@ from math import prod
 import numpy as np
 
 from ..ir.graph import Shape
+from .activations import relu as relu_into
 from .registry import OpDef, ParamSpec, register
 from .shapes import fixed, need_rank, resolve_pads, window_out
-from .activations import relu as relu_into
 from .windows import Window, from_2d, window_2d
 from .workspace import scratch, zeros
 
