@@ -89,3 +89,26 @@ def test_relu_behind_max_pool_trains_bit_identically(case):
     assert any(st.train_ctx.relu_output for st in _plan(layers, shape).steps)  # the fusion is on
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_predictions_between_training_steps_change_nothing():
+    """The plan keeps one mode's scratch buffers at a time (switching drops the other's): a
+    prediction in the middle of a training step, or between steps, must leave the step's
+    gradients and the predictions themselves exactly as without the switch."""
+    layers = [{"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
+              {"type": "max_pool2d", "pool_size": 2}, {"type": "flatten"}, {"type": "dense", "units": 2}]  # fmt: skip
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((4, 2, 8, 8)) for _ in range(3)]
+    probe = rng.standard_normal((7, 2, 8, 8))
+    plain, mixed = _plan(layers, [2, 8, 8]), _plan(layers, [2, 8, 8])
+    for x in xs:
+        out = plain.forward_train(x, np.random.default_rng(0))
+        plain.backward(np.ones_like(out))
+        want_grad, want_pred = plain.store.grad.copy(), plain.predict(probe).copy()
+        mixed.predict(probe[:3])
+        out = mixed.forward_train(x, np.random.default_rng(0))
+        mid = mixed.predict(probe)  # between the forward and the backward of one step
+        mixed.backward(np.ones_like(out))
+        np.testing.assert_array_equal(mixed.store.grad, want_grad)
+        np.testing.assert_array_equal(mid, want_pred)
+        np.testing.assert_array_equal(mixed.predict(probe), want_pred)
