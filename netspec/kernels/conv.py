@@ -144,31 +144,20 @@ def forward(attrs, xs, params, ctx):
     if ones_row:
         w2 = np.concatenate([w2, b[:, None]], axis=1)
     cols = scratch(ctx, "cols", (min(step, n), k + ones_row, positions), x.dtype)
-    # Under the plan (a workspace), wide rows' valid positions go on as a strided view of one
-    # whole-batch buffer rather than a copy: its readers (a pool, a conv's padding) copy their
-    # input anyway (measured cnn_mnist batch 64: the copy-outs took 0.34 + 0.42 ms a step). Not
-    # with a fused relu: that pass copies out of a chunk still in cache (in place over the
-    # whole-batch buffer, a cnn_mnist inference batch of 256 took 17% longer)
-    as_view = wide and not relu and ctx is not None and ctx.ws is not None
-    if as_view:
-        yw = scratch(ctx, "yw", (n, f, positions), x.dtype)
-        y = _valid(yw, win)
-    else:
-        y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype)
-        yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if wide else None
-    y3 = None if as_view else y.reshape(n, f, -1)
+    y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype)
+    y3 = y.reshape(n, f, -1)
+    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if wide else None
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         if wide:
             _im2col_wide(xp[n0 : n0 + m], win, cols[:m, :k])
             if ones_row:
                 cols[:m, k] = 1
-            out = yw[n0 : n0 + m] if as_view else yw[:m]
-            np.matmul(w2, cols[:m], out=out)
+            np.matmul(w2, cols[:m], out=yw[:m])
             if relu:
-                relu_into(_valid(out, win), y[n0 : n0 + m])
-            elif not as_view:
-                y[n0 : n0 + m] = _valid(out, win)
+                relu_into(_valid(yw[:m], win), y[n0 : n0 + m])
+            else:
+                y[n0 : n0 + m] = _valid(yw[:m], win)
         else:
             np.matmul(w2, _im2col(xp[n0 : n0 + m], win, cols[:m]), out=y3[n0 : n0 + m])
     if b is not None and not ones_row:
