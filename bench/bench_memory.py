@@ -1,6 +1,6 @@
 """Peak RSS of a whole `netspec train` run on one of the bench workloads, as a child process.
 
-    python bench/bench_memory.py                          # cnn_mnist, this checkout
+    python bench/bench_memory.py                          # cnn_mnist, this checkout's code
     python bench/bench_memory.py --baseline ../old        # and an older checkout, alternating
     python bench/bench_memory.py --workload lstm_seq --epochs 3
 
@@ -56,11 +56,10 @@ def write_case(workload: str, folder: Path, epochs: int) -> Path:
     return spec
 
 
-def launcher(root: Path | None, folder: Path) -> list[str]:
-    """python -c that imports netspec_cli from this install, or from a checkout `root`."""
-    if root is None:
-        return [sys.executable, "-c", "from netspec_cli.main import main; main()"]
-    link = folder / "baseline_pkgs"
+def launcher(root: Path, folder: Path, name: str) -> list[str]:
+    """python -c that runs the CLI of the checkout `root` (its netspec/ and cli/ packages, not
+    whichever netspec is installed)."""
+    link = folder / f"{name}_pkgs"
     link.mkdir(exist_ok=True)
     for name, src in (("netspec", root / "netspec"), ("netspec_cli", root / "cli")):
         if not (link / name).exists():
@@ -89,9 +88,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="netspec-mem-") as tmp:
         folder = Path(tmp)
         spec = write_case(args.workload, folder, args.epochs)
-        sides = {"netspec": launcher(None, folder)}
+        sides = {"netspec": launcher(HERE.parent, folder, "netspec")}
         if args.baseline is not None:
-            sides["baseline"] = launcher(args.baseline, folder)
+            sides["baseline"] = launcher(args.baseline, folder, "baseline")
         rss: dict[str, list[float]] = {k: [] for k in sides}
         for r in range(args.repeats):
             for k, cmd in sides.items():

@@ -92,7 +92,9 @@ class Model:
         prep = self.prepare if raw else (lambda chunk: chunk)  # per chunk: a memory map is never read whole
         parts = [self.plan.predict(prep(xs[i : i + 4096]), None if lengths is None else lengths[i : i + 4096])
                  for i in range(0, len(xs), 4096)]  # fmt: skip
-        out = (parts[0] if len(parts) == 1 else np.concatenate(parts)) if parts else None  # plan outputs are fresh
+        # one part: the plan's fresh output as it is, unless the model only passes its input on
+        single = len(parts) == 1 and not np.may_share_memory(parts[0], xs)
+        out = (parts[0] if single else np.concatenate(parts)) if parts else None
         if out is None:
             sizes = {d: xs.shape[i] for i, d in enumerate(self.graph.input_shape) if isinstance(d, str) and i < xs.ndim}
             out = np.zeros((0, *[sizes.get(d, 0) if isinstance(d, str) else d for d in self.graph.output_shape[1:]]),

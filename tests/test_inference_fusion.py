@@ -112,3 +112,18 @@ def test_predictions_between_training_steps_change_nothing():
         np.testing.assert_array_equal(mixed.store.grad, want_grad)
         np.testing.assert_array_equal(mid, want_pred)
         np.testing.assert_array_equal(mixed.predict(probe), want_pred)
+
+
+@pytest.mark.parametrize("layers", [[{"type": "flatten"}], [{"type": "dropout", "rate": 0.5}, {"type": "flatten"}]],
+                         ids=["flatten", "dropout, flatten"])  # fmt: skip
+def test_predict_never_hands_back_the_callers_array(layers):
+    """A model with no layer of its own to write into passes its input on: Model.predict must
+    still return a new array, so writing into the result leaves the caller's inputs alone."""
+    import netspec
+
+    compiled = build([2, 3], *layers)
+    model = netspec.Model(compiled.spec, compiled, ParamStore.create(compiled.graph, np.float32, np.random.default_rng(0)))
+    x = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    out = model.predict(x)
+    assert not np.shares_memory(out, x)
+    np.testing.assert_array_equal(out, x.reshape(2, 6))
