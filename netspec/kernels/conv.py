@@ -133,14 +133,17 @@ def forward(attrs, xs, params, ctx):
     n, c, f = x.shape[0], x.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
     xp = _padded(x, win, ctx)
-    wide = win.strides == (1, 1)
+    # Wide rows cost one contiguous copy per column row plus copying F output rows out per
+    # image row; plain columns cost one short copy per column row and image row, and none out.
+    # With fewer column rows than filters (a first layer: 1 or 3 channels) plain ones win.
+    wide = win.strides == (1, 1) and c * win.kernel[0] * win.kernel[1] > f
     positions = _wide_len(win) if wide else win.out_hw[0] * win.out_hw[1]
     step = _chunk(win, c, positions, x.itemsize)
     b = params.get("bias")
     relu = ctx is not None and ctx.relu_output  # a relu fused in by the plan (inference)
-    # wide rows: the bias rides in the GEMM on a row of ones under the columns (a separate
-    # broadcast add over the output cost ~10% of a cnn_mnist inference batch)
-    k, ones_row = w2.shape[1], int(wide and b is not None)
+    # the bias rides in the GEMM on a row of ones under the columns (a separate broadcast add
+    # over the output cost ~10% of a cnn_mnist inference batch)
+    k, ones_row = w2.shape[1], int(b is not None)
     if ones_row:
         w2 = np.concatenate([w2, b[:, None]], axis=1)
     cols = scratch(ctx, "cols", (min(step, n), k + ones_row, positions), x.dtype)
@@ -159,9 +162,10 @@ def forward(attrs, xs, params, ctx):
             else:
                 y[n0 : n0 + m] = _valid(yw[:m], win)
         else:
-            np.matmul(w2, _im2col(xp[n0 : n0 + m], win, cols[:m]), out=y3[n0 : n0 + m])
-    if b is not None and not ones_row:
-        y3 += b[:, None]
+            _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
+            if ones_row:
+                cols[:m, k] = 1
+            np.matmul(w2, cols[:m], out=y3[n0 : n0 + m])
     if relu and not wide:
         relu_into(y3, y3)
     return from_2d(y, attrs["nd"]), (win, xp)
