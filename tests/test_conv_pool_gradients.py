@@ -105,6 +105,21 @@ def test_pool_gradients(kind, config):
     check(kind, pool_attrs(nd, **kw), distinct(shape))
 
 
+TILED = {  # windows that cover the input exactly once (the pools' tiled fast paths)
+    "2d 2x2 on 6x8": (2, {"kernel": 2}, (2, 3, 6, 8)),
+    "2d 3x3 on 6x9": (2, {"kernel": 3}, (2, 3, 6, 9)),
+    "2d 2x3 on 4x6": (2, {"kernel": (2, 3)}, (2, 3, 4, 6)),
+    "1d 2 on 8": (1, {"kernel": 2}, (2, 3, 8)),
+}
+
+
+@pytest.mark.parametrize("kind", ["max_pool", "avg_pool"])
+@pytest.mark.parametrize("config", TILED, ids=list(TILED))
+def test_tiled_pool_gradients(kind, config):
+    nd, kw, shape = TILED[config]
+    check(kind, pool_attrs(nd, **kw), distinct(shape))
+
+
 @pytest.mark.parametrize("kind", ["global_max_pool", "global_avg_pool"])
 @pytest.mark.parametrize(
     ("shape", "axes"),

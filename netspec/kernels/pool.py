@@ -220,6 +220,21 @@ def avg_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if not need_dx[0]:
         return [None]
     win, padded_shape, counts = cache
+    (kh, kw), (ho, wo) = win.kernel, win.out_hw
+    tiled = win.strides == (kh, kw) and not any(win.pads) and padded_shape[2:] == (kh * ho, kw * wo)
+    if tiled:
+        # every input is in exactly one window: dx is g copied k times along each axis, one
+        # axis at a time (measured, 2x2 on 64x32x28x28: ~2x faster than k^2 strided adds
+        # into a zeroed dx)
+        g = np.multiply(dy.reshape(*padded_shape[:2], ho, wo), 1 / (kh * kw),
+                        out=scratch(ctx, "g", (*padded_shape[:2], ho, wo), dy.dtype))  # fmt: skip
+        rows = scratch(ctx, "rows", (*padded_shape[:3], wo), dy.dtype)
+        for i in range(kh):
+            rows[:, :, i::kh] = g
+        dxp = scratch(ctx, "dxp", padded_shape, dy.dtype)
+        for j in range(kw):
+            dxp[..., j::kw] = rows
+        return [_unpad(dxp, win, attrs["nd"], ctx)]
     g = np.divide(dy.reshape(*padded_shape[:2], *win.out_hw), counts,
                   out=scratch(ctx, "g", (*padded_shape[:2], *win.out_hw), dy.dtype))  # fmt: skip
     dxp = zeros(ctx, "dxp", padded_shape, dy.dtype)
