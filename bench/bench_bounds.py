@@ -61,14 +61,15 @@ def gemm_section(repeats: int) -> None:
 
 
 def conv_section(repeats: int) -> None:
-    from netspec.kernels.conv import _im2col_wide, _offsets, _valid, _wide_len
+    from netspec.kernels import conv_wide
     from netspec.kernels.windows import window_2d
 
     n, c, f, hw, chunk = 64, 16, 32, 14, 16
     attrs = {"nd": 2, "kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1)}
     rng = np.random.default_rng(0)
     win, _ = window_2d(attrs, np.empty((n, c, hw, hw), np.float32))
-    length, k = _wide_len(win), c * 9
+    g = conv_wide.geometry(win)
+    length, k = g.length, c * 9
     xp = rng.standard_normal((chunk, c, hw + 2, hw + 2), dtype=np.float32)
     cols = np.empty((chunk, k + 1, length), np.float32)
     cols[:, k] = 1
@@ -81,20 +82,21 @@ def conv_section(repeats: int) -> None:
     dcols = np.empty((chunk, k, length), np.float32)
     dxp = np.zeros((chunk, c, (hw + 2) ** 2), np.float32)
 
+    q = conv_wide.phases(xp, g, None)
+    dq = dxp.reshape(chunk, c, 1, -1)
+
     def col2im():
-        dc4 = dcols.reshape(chunk, c, 9, length)
-        for t, off in enumerate(_offsets(win)):
-            dxp[:, :, off : off + length] += dc4[:, :, t]
+        conv_wide.col2im(dcols, g, dq)
 
     def dy_wide():
-        _valid(dyw, win)[...] = dy
+        conv_wide.valid(dyw, g)[...] = dy
 
     pieces = {
-        "forward: columns (im2col)": (lambda: _im2col_wide(xp, win, cols[:, :k]), 0),
+        "forward: columns (im2col)": (lambda: conv_wide.im2col(q, g, cols[:, :k]), 0),
         "forward: GEMM": (lambda: np.matmul(w2, cols, out=yw), 2 * chunk * f * (k + 1) * length),
-        "forward: copy-out of valid positions": (lambda: y.__setitem__(Ellipsis, _valid(yw, win)), 0),
+        "forward: copy-out of valid positions": (lambda: y.__setitem__(Ellipsis, conv_wide.valid(yw, g)), 0),
         "backward: dy on wide rows": (dy_wide, 0),
-        "backward: columns again": (lambda: _im2col_wide(xp, win, cols[:, :k]), 0),
+        "backward: columns again": (lambda: conv_wide.im2col(q, g, cols[:, :k]), 0),
         "backward: dW GEMM (cols @ dy^T)": (lambda: np.matmul(cols, dyw.transpose(0, 2, 1), out=dwt), 2 * chunk * f * (k + 1) * length),
         "backward: dcols GEMM (W^T @ dy)": (lambda: np.matmul(w2[:, :k].T, dyw, out=dcols), 2 * chunk * f * k * length),
         "backward: col2im (9 adds)": (col2im, 0),

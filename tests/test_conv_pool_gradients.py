@@ -78,6 +78,15 @@ def test_conv2d_gradients(config):
     check("conv", attrs, x, conv_params(attrs, 3))
 
 
+@pytest.mark.parametrize("config", ["same", "stride 2", "stride, dilation, no bias"])
+def test_conv2d_gradients_with_more_filters_than_column_rows(config):
+    """1 channel x 2x2 or 3x3 kernels < 12 filters: the forward takes plain columns and the
+    backward builds its wide-row phases itself."""
+    attrs = conv_attrs(2, 12, **CONV2D[config])
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 7))
+    check("conv", attrs, x, conv_params(attrs, 1))
+
+
 @pytest.mark.parametrize("config", CONV1D, ids=list(CONV1D))
 def test_conv1d_gradients(config):
     attrs = conv_attrs(1, 4, **CONV1D[config])

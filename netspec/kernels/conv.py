@@ -10,13 +10,9 @@ cols for dW from the cached padded input (faster than keeping every chunk's cols
 of cache) and scatters dcols = W^T @ dy back with one add per kernel offset (col2im), skipped
 when the executor does not need dX (the first layer). 1-D runs as 2-D with a height of 1.
 
-Stride 1 (any dilation) uses "wide rows": output positions are laid out on the padded input's
-row pitch Wp, so kernel offset (i, j) reads ONE contiguous run of the flattened padded image
-(xp_flat[i*dh*Wp + j*dw :][:L]) instead of Ho short rows. numpy's cost here is per inner row,
-not per element (conv 16->32 at 14x14: 14-float rows), so this cuts the column copies and the
-col2im adds several-fold. The Wp - Wo extra positions per row are garbage in the forward (never
-read: y is a strided view of the valid ones copied out) and get a zero dy in the backward, so
-they add nothing to dW or dX. Strided convs keep the plain per-offset copies.
+Layers with more column rows (C*kh*kw) than filters use "wide rows" (conv_wide.py): one
+contiguous run per kernel offset, at any stride and dilation; a first layer (1 or 3 channels)
+and the dW-only backward use plain columns, one strided copy per kernel offset.
 """
 
 from __future__ import annotations
@@ -26,6 +22,7 @@ from math import prod
 import numpy as np
 
 from ..ir.graph import Shape
+from . import conv_wide
 from .activations import relu as relu_into
 from .registry import OpDef, ParamSpec, register
 from .shapes import fixed, need_rank, resolve_pads, window_out
@@ -84,37 +81,6 @@ def _im2col(xp: np.ndarray, win: Window, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wide_len(win: Window) -> int:
-    """Positions per channel in the wide-row layout: Ho rows of pitch Wp, the last one cut at
-    Wo so that the last kernel offset's run ends exactly at the end of the padded image."""
-    return (win.out_hw[0] - 1) * win.padded_hw[1] + win.out_hw[1]
-
-
-def _offsets(win: Window) -> list[int]:
-    wp = win.padded_hw[1]
-    return [i * win.dilations[0] * wp + j * win.dilations[1] for i in range(win.kernel[0]) for j in range(win.kernel[1])]
-
-
-def _im2col_wide(xp: np.ndarray, win: Window, out: np.ndarray) -> np.ndarray:
-    """(n, C, Hp, Wp) contiguous padded input -> out (n, C*kh*kw, L) wide-row columns."""
-    n, c = xp.shape[:2]
-    length = out.shape[2]
-    flat = xp.reshape(n, c, -1)
-    cols = out.view()
-    cols.shape = (n, c, -1, length)  # a view even of a row slice (raises rather than copy)
-    for t, off in enumerate(_offsets(win)):
-        cols[:, :, t] = flat[:, :, off : off + length]
-    return out
-
-
-def _valid(wide: np.ndarray, win: Window) -> np.ndarray:
-    """The (n, F, Ho, Wo) valid positions of a (n, F, L) wide-row array, as a strided view."""
-    n, f, length = wide.shape
-    s = wide.strides
-    ho, wo = win.out_hw
-    return np.lib.stride_tricks.as_strided(wide, (n, f, ho, wo), (s[0], s[1], win.padded_hw[1] * s[2], s[2]))
-
-
 def _chunk(win: Window, channels: int, positions: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
     """Samples per chunk so that one chunk's columns take about `budget` bytes."""
     per_sample = channels * win.kernel[0] * win.kernel[1] * positions * itemsize
@@ -135,9 +101,13 @@ def forward(attrs, xs, params, ctx):
     xp = _padded(x, win, ctx)
     # Wide rows cost one contiguous copy per column row plus copying F output rows out per
     # image row; plain columns cost one short copy per column row and image row, and none out.
-    # With fewer column rows than filters (a first layer: 1 or 3 channels) plain ones win.
+    # With fewer column rows than filters (a first layer: 1 or 3 channels) plain ones win, and
+    # at strides > 1 (the phase copies and the copy-out cost more than the short rows save:
+    # measured 1.3x slower, conv 16->32 at 28x28 stride 2; the backward's col2im gains).
     wide = win.strides == (1, 1) and c * win.kernel[0] * win.kernel[1] > f
-    positions = _wide_len(win) if wide else win.out_hw[0] * win.out_hw[1]
+    g = conv_wide.geometry(win) if wide else None
+    q = _phases(xp, g, ctx) if g is not None else None
+    positions = g.length if g is not None else win.out_hw[0] * win.out_hw[1]
     step = _chunk(win, c, positions, x.itemsize)
     b = params.get("bias")
     relu = ctx is not None and ctx.relu_output  # a relu fused in by the plan (inference)
@@ -149,30 +119,35 @@ def forward(attrs, xs, params, ctx):
     cols = scratch(ctx, "cols", (min(step, n), k + ones_row, positions), x.dtype)
     y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype)
     y3 = y.reshape(n, f, -1)
-    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if wide else None
+    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if g is not None else None
     for n0 in range(0, n, step):
         m = min(step, n - n0)
-        if wide:
-            _im2col_wide(xp[n0 : n0 + m], win, cols[:m, :k])
-            if ones_row:
-                cols[:m, k] = 1
-            np.matmul(w2, cols[:m], out=yw[:m])
-            if relu:
-                relu_into(_valid(yw[:m], win), y[n0 : n0 + m])
-            else:
-                y[n0 : n0 + m] = _valid(yw[:m], win)
+        if g is not None:
+            conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
         else:
             _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
-            if ones_row:
-                cols[:m, k] = 1
+        if ones_row:
+            cols[:m, k] = 1
+        if g is None:
             np.matmul(w2, cols[:m], out=y3[n0 : n0 + m])
-    if relu and not wide:
+            continue
+        np.matmul(w2, cols[:m], out=yw[:m])
+        if relu:
+            relu_into(conv_wide.valid(yw[:m], g), y[n0 : n0 + m])
+        else:
+            y[n0 : n0 + m] = conv_wide.valid(yw[:m], g)
+    if relu and g is None:
         relu_into(y3, y3)
-    return from_2d(y, attrs["nd"]), (win, xp)
+    return from_2d(y, attrs["nd"]), (win, xp, q)
+
+
+def _phases(xp: np.ndarray, g, ctx) -> np.ndarray:
+    size = xp.shape[0] * xp.shape[1] * g.phases * g.phase_hw[0] * g.phase_hw[1]
+    return conv_wide.phases(xp, g, None if g.grid == (1, 1) else scratch(ctx, "xq", (size,), xp.dtype))
 
 
 def backward(attrs, dy, cache, params, grads, need_dx, ctx):
-    win, xp = cache
+    win, xp, q = cache
     w = params["weight"]
     n, c, f = xp.shape[0], xp.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
@@ -188,8 +163,10 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
         return [None]
     # wide rows pay off in the col2im scatter; for dW alone (a first layer) the plain columns
     # avoid building a wide dy
-    wide = win.strides == (1, 1) and need_dx[0]
-    positions = _wide_len(win) if wide else win.out_hw[0] * win.out_hw[1]
+    g = conv_wide.geometry(win) if need_dx[0] else None
+    if g is not None and q is None:  # the forward ran plain columns
+        q = _phases(xp, g, ctx)
+    positions = g.length if g is not None else win.out_hw[0] * win.out_hw[1]
     # a chunk's columns and their gradient are both live when dX is wanted: half the budget
     # each keeps the pair in cache (measured: conv 32->64 at 14x14 22.5 -> 21 ms)
     step = _chunk(win, c, positions, xp.itemsize, CHUNK_BYTES // (2 if need_dx[0] else 1))
@@ -201,37 +178,36 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dwt.fill(0)
         dwt_part = scratch(ctx, "dwt_part", (m0, k + bias_row, f), w.dtype)
         cols = scratch(ctx, "cols", (m0, k + bias_row, positions), xp.dtype)
-    dxp = zeros(ctx, "dxp", xp.shape, dy.dtype) if need_dx[0] else None
-    if dxp is not None:
-        dcols = scratch(ctx, "dcols", (m0, w2.shape[1], positions), dy.dtype)
-    if wide:  # dy on the wide rows; the garbage positions stay zero
-        dyw = zeros(ctx, "dyw", (m0, f, positions), dy.dtype)
-    (kh, kw), (ho, wo) = win.kernel, win.out_hw
+    dxp = None
+    if g is not None:
+        strided = g.grid != (1, 1)  # then dX comes out of per-chunk phase gradients
+        dxp = (scratch if strided else zeros)(ctx, "dxp", xp.shape, dy.dtype)
+        dcols = scratch(ctx, "dcols", (m0, k, positions), dy.dtype)
+        dq = scratch(ctx, "dq", (m0, *q.shape[1:]), dy.dtype) if strided else None
+        dyw = zeros(ctx, "dyw", (m0, f, positions), dy.dtype)  # garbage positions stay zero
     for n0 in range(0, n, step):
         m = min(step, n - n0)
-        if wide:
-            _valid(dyw[:m], win)[...] = dy3[n0 : n0 + m].reshape(m, f, ho, wo)
+        if g is not None:
+            conv_wide.valid(dyw[:m], g)[...] = dy3[n0 : n0 + m].reshape(m, f, *win.out_hw)
             d = dyw[:m]
         else:
             d = dy3[n0 : n0 + m]
         if dwt is not None:
-            im2col = _im2col_wide if wide else _im2col
-            im2col(xp[n0 : n0 + m], win, cols[:m, :k])
+            if g is not None:
+                conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
+            else:
+                _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
             if bias_row:
                 cols[:m, k] = 1
             dwt += np.matmul(cols[:m], d.transpose(0, 2, 1), out=dwt_part[:m]).sum(axis=0)
         if dxp is not None:
             dc = np.matmul(w2.T, d, out=dcols[:m])
-            part = dxp[n0 : n0 + m]
-            if wide:
-                flat = part.reshape(m, c, -1)
-                dc4 = dc.reshape(m, c, -1, positions)
-                for t, off in enumerate(_offsets(win)):
-                    flat[:, :, off : off + positions] += dc4[:, :, t]
+            if dq is None:
+                conv_wide.col2im(dc, g, dxp[n0 : n0 + m].reshape(m, c, 1, -1))
             else:
-                dc6 = dc.reshape(m, c, kh, kw, ho, wo)
-                for i, j, rows, cs in win.taps():
-                    part[:, :, rows, cs] += dc6[:, :, i, j]
+                dq[:m].fill(0)
+                conv_wide.col2im(dc, g, dq[:m])
+                conv_wide.unphase(dq[:m], g, dxp[n0 : n0 + m])
     if dwt is not None:
         grads["weight"].reshape(f, -1)[...] = dwt[:k].T
         if bias_row:

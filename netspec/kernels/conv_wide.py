@@ -1,0 +1,110 @@
+"""Wide-row columns for conv.py, at any stride.
+
+numpy's cost in an im2col copy or a col2im add is per inner row, not per element (conv 16->32
+at 14x14 has 14-float rows), so the conv kernels lay a kernel offset's inputs out as ONE
+contiguous run instead of Ho short rows ("wide rows"): output positions sit on the input's row
+pitch, and offset (i, j) reads input_flat[off(i, j):][:L]. The pitch - Wo extra positions per
+row are garbage in the forward (never read: the valid ones are a strided view, `valid`) and get
+a zero dy in the backward, so they add nothing to dW or dX.
+
+A stride s > 1 first splits the padded input into its s_h x s_w phases (phase (a, b) holds rows
+a, a + s_h, ... and columns b, b + s_w, ...: one strided copy of the input in all). Kernel offset
+(i, j) of a strided conv reads phase ((i d_h) mod s_h, (j d_w) mod s_w) with stride 1 from row
+(i d_h) div s_h and column (j d_w) div s_w, so it too is one contiguous run, on the phase's
+pitch. The backward adds column gradients into the phases and interleaves them back. Stride 1 is
+the single phase: the padded input itself, no copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .windows import Window
+
+
+@dataclass(frozen=True)
+class Wide:
+    grid: tuple[int, int]  # the strides: phases per axis
+    phase_hw: tuple[int, int]  # (Hq, Wq) of every phase (the last rows/columns may be padding)
+    taps: tuple[tuple[int, int], ...]  # (phase, offset in the flat phase) per kernel offset (i, j)
+    length: int  # L: positions per channel
+    out_hw: tuple[int, int]
+
+    @property
+    def phases(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+
+def geometry(win: Window) -> Wide:
+    (sh, sw), (dh, dw), (hp, wp) = win.strides, win.dilations, win.padded_hw
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    taps = []
+    for i in range(win.kernel[0]):
+        for j in range(win.kernel[1]):
+            r, c = i * dh, j * dw
+            taps.append(((r % sh) * sw + c % sw, (r // sh) * wq + c // sw))
+    ho, wo = win.out_hw
+    # the last offset's run ends inside its phase: rows (r div s) + Ho - 1 < Hq, (c div s) + Wo <= Wq
+    return Wide((sh, sw), (hq, wq), tuple(taps), (ho - 1) * wq + wo, win.out_hw)
+
+
+def phases(xp: np.ndarray, g: Wide, out_flat: np.ndarray | None) -> np.ndarray:
+    """(n, C, Hp, Wp) contiguous padded input -> (n, C, phases, Hq * Wq); `out_flat` (any array
+    of n * C * phases * Hq * Wq elements) backs it when strided, stride 1 is a view of xp."""
+    n, c = xp.shape[:2]
+    if g.grid == (1, 1):
+        return xp.reshape(n, c, 1, -1)
+    (sh, sw), (hq, wq) = g.grid, g.phase_hw
+    p = out_flat.reshape(n, c, sh, sw, hq, wq)
+    for a in range(sh):
+        for b in range(sw):
+            src = xp[:, :, a::sh, b::sw]
+            ha, wb = src.shape[2:]
+            p[:, :, a, b, :ha, :wb] = src
+            # never a valid position's input, but garbage positions read them: keep them
+            # finite (0 * NaN would reach dW)
+            if ha < hq:
+                p[:, :, a, b, ha:] = 0
+            if wb < wq:
+                p[:, :, a, b, :ha, wb:] = 0
+    return p.reshape(n, c, sh * sw, hq * wq)
+
+
+def unphase(dq: np.ndarray, g: Wide, dxp: np.ndarray) -> None:
+    """dxp (n, C, Hp, Wp) <- the phases dq (n, C, phases, Hq * Wq) interleaved (strided only)."""
+    n, c = dxp.shape[:2]
+    (sh, sw), (hq, wq) = g.grid, g.phase_hw
+    p = dq.reshape(n, c, sh, sw, hq, wq)
+    for a in range(sh):
+        for b in range(sw):
+            dst = dxp[:, :, a::sh, b::sw]
+            dst[...] = p[:, :, a, b, : dst.shape[2], : dst.shape[3]]
+
+
+def im2col(q: np.ndarray, g: Wide, out: np.ndarray) -> np.ndarray:
+    """Phases q (n, C, phases, Hq * Wq) -> out (n, C * kh * kw, L) wide-row columns, rows ordered
+    (c, i, j) as the weight's (C, kh, kw)."""
+    n, c = q.shape[:2]
+    cols = out.view()
+    cols.shape = (n, c, len(g.taps), g.length)  # a view even of a row slice (raises rather than copy)
+    for t, (ph, off) in enumerate(g.taps):
+        cols[:, :, t] = q[:, :, ph, off : off + g.length]
+    return out
+
+
+def col2im(dcols: np.ndarray, g: Wide, dq: np.ndarray) -> None:
+    """dq (n, C, phases, Hq * Wq) += the column gradients (n, C * kh * kw, L), one add per offset."""
+    n, c = dq.shape[:2]
+    d4 = dcols.reshape(n, c, len(g.taps), g.length)
+    for t, (ph, off) in enumerate(g.taps):
+        dq[:, :, ph, off : off + g.length] += d4[:, :, t]
+
+
+def valid(wide: np.ndarray, g: Wide) -> np.ndarray:
+    """The (n, F, Ho, Wo) valid positions of a (n, F, L) wide-row array, as a strided view."""
+    n, f, _ = wide.shape
+    s = wide.strides
+    ho, wo = g.out_hw
+    return np.lib.stride_tricks.as_strided(wide, (n, f, ho, wo), (s[0], s[1], g.phase_hw[1] * s[2], s[2]))
