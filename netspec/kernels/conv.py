@@ -25,6 +25,7 @@ from ..ir.graph import Shape
 from . import conv_wide
 from .activations import relu as relu_into
 from .registry import OpDef, ParamSpec, register
+from .rowwise import channel_sum
 from .shapes import fixed, need_rank, resolve_pads, window_out
 from .windows import Window, from_2d, window_2d
 from .workspace import scratch, zeros
@@ -122,12 +123,7 @@ def forward(attrs, xs, params, ctx):
     yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if g is not None else None
     for n0 in range(0, n, step):
         m = min(step, n - n0)
-        if g is not None:
-            conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
-        else:
-            _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
-        if ones_row:
-            cols[:m, k] = 1
+        _columns(xp, q, win, g, n0, m, cols, ones_row)
         if g is None:
             np.matmul(w2, cols[:m], out=y3[n0 : n0 + m])
             continue
@@ -139,6 +135,18 @@ def forward(attrs, xs, params, ctx):
     if relu and g is None:
         relu_into(y3, y3)
     return from_2d(y, attrs["nd"]), (win, xp, q)
+
+
+def _columns(xp, q, win: Window, g, n0: int, m: int, cols: np.ndarray, ones_row: int) -> None:
+    """cols[:m] <- the columns of samples n0 .. n0 + m (wide rows from the phases q when g is
+    given, else plain), with a last row of ones under them when ones_row."""
+    k = cols.shape[1] - ones_row
+    if g is not None:
+        conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
+    else:
+        _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
+    if ones_row:
+        cols[:m, k] = 1
 
 
 def _phases(xp: np.ndarray, g, ctx) -> np.ndarray:
@@ -154,11 +162,10 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     dy3 = dy.reshape(n, f, -1)
     want_dw = "weight" in grads
     # the bias gradient comes out of the dW GEMM on a row of ones under the columns (wide
-    # rows' garbage positions have dy = 0); alone, a GEMV with ones sums over positions ~4x
-    # faster than np.sum over axes (0, 2)
+    # rows' garbage positions have dy = 0); alone, as GEMVs (rowwise.channel_sum)
     k, bias_row = w2.shape[1], int(want_dw and "bias" in grads)
     if "bias" in grads and not bias_row:
-        np.sum(dy3 @ np.ones(dy3.shape[2], dtype=dy.dtype), axis=0, out=grads["bias"])
+        channel_sum(dy3, grads["bias"])
     if not want_dw and not need_dx[0]:
         return [None]
     # wide rows pay off in the col2im scatter; for dW alone (a first layer) the plain columns
@@ -193,12 +200,7 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
         else:
             d = dy3[n0 : n0 + m]
         if dwt is not None:
-            if g is not None:
-                conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
-            else:
-                _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
-            if bias_row:
-                cols[:m, k] = 1
+            _columns(xp, q, win, g, n0, m, cols, bias_row)
             dwt += np.matmul(cols[:m], d.transpose(0, 2, 1), out=dwt_part[:m]).sum(axis=0)
         if dxp is not None:
             dc = np.matmul(w2.T, d, out=dcols[:m])

