@@ -1,5 +1,6 @@
-"""The plan fuses work the graph keeps apart (at inference a conv's following relu, the lstm's
-input projection and bias in its recurrent GEMM; in training a relu in front of a max_pool);
+"""The plan fuses work the graph keeps apart (at inference a conv's or dense's following relu,
+the lstm's input projection and bias in its recurrent GEMM; in training and inference a relu in
+front of a max_pool);
 what a user sees must not change: `Model.predict` gives the training-mode forward's outputs
 (no dropout or batch norm here, so the two modes compute the same function) on every conv
 geometry and on an lstm, and the relu moved behind a pool trains bit-identically."""
@@ -14,8 +15,8 @@ from netspec.executor.plan import Plan
 from shape_helpers import build
 
 
-def _plan(layers, input_shape, seed=0):
-    graph = build(input_shape, *layers).graph
+def _plan(layers, input_shape, seed=0, **kwargs):
+    graph = build(input_shape, *layers, **kwargs).graph
     store = ParamStore.create(graph, np.float64, np.random.default_rng(seed))
     for v in store.values.values():  # nonzero biases, so a lost bias would show
         v += 0.1
@@ -89,6 +90,33 @@ def test_relu_behind_max_pool_trains_bit_identically(case):
     assert any(st.train_ctx.relu_output for st in _plan(layers, shape).steps)  # the fusion is on
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("case", POOLED.values(), ids=POOLED.keys())
+def test_relu_behind_max_pool_predicts_the_training_forward(case):
+    """Inference applies a relu read only by a max_pool after the pool too (and the pool takes
+    its column maxima first, recording nothing): on ties, zeros and all-negative windows the
+    predictions equal the training forward's outputs bit for bit."""
+    layers, shape = case
+    plan = _plan([*layers, {"type": "flatten"}], shape)  # the pooled values themselves
+    for v in plan.store.values.values():
+        v[...] = np.round(v * 4)
+    x = np.random.default_rng(3).integers(-2, 3, (6, *shape)).astype(np.float64)
+    assert any(st.infer_ctx.relu_output for st in plan.steps if st.node.op == "max_pool")
+    want = plan.forward_train(x, np.random.default_rng(0)).copy()
+    np.testing.assert_array_equal(plan.predict(x), want)
+    np.testing.assert_array_equal(plan.predict(x[:4]), want[:4])
+
+
+def test_dense_relu_inference_matches_the_training_forward():
+    layers = [{"type": "dense", "units": 6, "activation": "relu"}, {"type": "dense", "units": 5},
+              {"type": "activation", "function": "relu"}, {"type": "dense", "units": 3, "activation": "softmax"}]  # fmt: skip
+    plan = _plan(layers, [4], loss="cross_entropy")
+    x = np.random.default_rng(6).standard_normal((9, 4)) * 3
+    assert sum(st.infer_ctx.relu_output for st in plan.steps if st.node.op == "dense") == 2
+    want = plan.forward_train(x, np.random.default_rng(0))
+    e = np.exp(want - want.max(axis=1, keepdims=True))  # the loss takes logits; predict applies softmax
+    np.testing.assert_allclose(plan.predict(x), e / e.sum(axis=1, keepdims=True), rtol=1e-12, atol=1e-15)
 
 
 def test_predictions_between_training_steps_change_nothing():

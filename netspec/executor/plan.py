@@ -11,12 +11,13 @@ whose output the plan hands out (the loss input, the model output, and the views
 in front of them) get no workspace: what the caller keeps is always a fresh array.
 
 Inference does less than training: a relu read only by itself runs in place on its producer's
-output, and after a conv the conv kernel applies it while copying its output out
-(`RunContext.relu_output`), so the relu step passes its input through.
+output, and after a conv or dense layer that kernel applies it (the conv while copying its
+output out; `RunContext.relu_output`), so the relu step passes its input through.
 
-Training moves a relu read only by a max_pool behind the pool (the pool kernel applies it to
+Both modes move a relu read only by a max_pool behind the pool (the pool kernel applies it to
 its output, the relu step passes through): on k x k windows that is k^2 times fewer elements,
-both ways. The values are the same, max(relu(window)) = relu(max(window)), and so are the
+both ways (measured at inference, cnn_mnist: Model.predict 0.94x the time of the relu fused
+into the conv). The values are the same, max(relu(window)) = relu(max(window)), and so are the
 gradients: where the window's max is > 0 both orders send dy to the same first maximum, and
 otherwise both send 0 (before, relu's mask zeroes the winner; now the pool's mask on y > 0).
 """
@@ -60,7 +61,7 @@ class _Step:
     infer_ctx: RunContext
     infer_ws: dict | None
     # inference applies this relu in place on its producer's output (read by nothing else),
-    # or, after a conv, the conv kernel applies it (relu_fused: this step passes through)
+    # or a conv, dense or max_pool kernel applies it (relu_fused: this step passes through)
     relu_in_place: bool
     relu_fused: bool = False
     # what forward_train and backward run: the kernels, or a pass-through for a relu that a
@@ -74,8 +75,8 @@ _PASS_THROUGH = {"flatten", "reshape"}
 # Ops whose output is an array of their own (fresh or their step's scratch), never a view
 _OWN_OUTPUT = {"dense", "conv"}
 # Ops whose kernel applies a following relu itself at inference (RunContext.relu_output)
-_RELU_FUSES = {"conv"}
-# Ops whose kernel applies the relu in front of it in training (it commutes with them)
+_RELU_FUSES = {"conv", "dense"}
+# Ops whose kernel applies the relu in front of it, in both modes (it commutes with them)
 _RELU_COMMUTES = {"max_pool"}
 
 
@@ -134,7 +135,13 @@ class Plan:
                       train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
         by_name = {st.node.name: st for st in self.steps}
-        for st in self.steps:  # a conv writes relu(y) as it copies y out of its wide rows
+        for reader in self.steps:  # at inference too, a max_pool applies the relu it alone reads
+            src = by_name.get(reader.node.inputs[0]) if reader.node.inputs else None
+            if (reader.node.op in _RELU_COMMUTES and src is not None and src.node.op == "relu"
+                    and readers.get(src.node.name) == 1 and src.node.name not in fresh_infer):  # fmt: skip
+                src.relu_fused, src.relu_in_place = True, False
+                reader.infer_ctx.relu_output = True
+        for st in self.steps:  # else a conv or dense kernel writes relu(y) itself
             if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
                 st.relu_fused = True
                 by_name[st.node.inputs[0]].infer_ctx.relu_output = True

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, register
-from .rowwise import row_max, row_sum
+from .rowwise import NARROW, row_max, row_sum
 from .workspace import scratch, shared_zeros
 
 
@@ -119,6 +119,15 @@ def tanh_backward(attrs, dy, y, params, grads, need_dx, ctx):
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
+    x2 = x.reshape(-1, x.shape[-1])
+    if x2.dtype.kind == "f" and 1 < x2.shape[1] <= NARROW and x2.shape[0] > 1:
+        # few classes: on the transposed copy every step runs along the long batch axis, not
+        # one short row at a time (measured, 256 x 10 float32: 9.9 vs 12.1 us)
+        zt = np.ascontiguousarray(x2.T)
+        zt -= zt.max(axis=0)
+        np.exp(zt, out=zt)
+        zt /= np.ones(zt.shape[0], dtype=zt.dtype) @ zt
+        return np.ascontiguousarray(zt.T).reshape(x.shape)
     y = x - row_max(x)
     np.exp(y, out=y)
     y /= row_sum(y)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Shape
+from .activations import relu
 from .registry import OpDef, ParamSpec, ShapeError, register
 from .rowwise import col_sum
 from .shapes import fixed
@@ -43,6 +44,8 @@ def forward(attrs, xs, params, ctx):
     b = params.get("bias")
     if b is not None:
         y += b
+    if ctx is not None and ctx.relu_output:  # a relu fused in by the plan (inference)
+        relu(y, y)
     return y.reshape(*x.shape[:-1], w.shape[1]), (x2, x.shape)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-_NARROW = 64  # up to this many columns, max via the transposed copy
+NARROW = 64  # up to this many columns, max via the transposed copy
 
 
 def row_max(x: np.ndarray) -> np.ndarray:
     """(..., c) -> (..., 1) maximum over the last axis."""
     x2 = x.reshape(-1, x.shape[-1])
-    if x2.shape[1] <= _NARROW and x2.shape[0] > 1:
+    if x2.shape[1] <= NARROW and x2.shape[0] > 1:
         m = np.ascontiguousarray(x2.T).max(axis=0)
     else:
         m = x2.max(axis=1)
