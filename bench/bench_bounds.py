@@ -8,6 +8,9 @@ Sections (the numbers README's Performance section quotes):
 - conv2: cnn_mnist's second conv (16->32 at 14x14, batch 64) split into the steps its kernel
   runs per chunk (columns, GEMMs, copy-out, dy on wide rows, col2im), summed over the batch,
   with the GEMMs' GFLOP/s;
+- winograd: the same conv2 forward as Winograd F(2x2, 3x3) (issue 7's idea), timed in its
+  parts on chunks of 8 samples: its 16 products do 2.25x fewer multiplies than im2col's GEMM,
+  and its input and output transforms are numpy passes with stride-2 slices;
 - lstm: one step of lstm_seq (batch 32, 64 units, 8 inputs): the forward GEMM and the cell's
   elementwise calls, the backward GEMM;
 - torch conv: PyTorch's first-layer conv (1 -> 32 at 28x28, as bench_kernels.py's first row)
@@ -108,6 +111,63 @@ def conv_section(repeats: int) -> None:
         print(f"{name:<40} {ms:6.3f}{rate}")
 
 
+def winograd_section(repeats: int) -> None:
+    """conv2's forward as Winograd F(2x2, 3x3): per 4x4 input tile (stride 2) d, V = B^T d B;
+    per tap pair, M = U V over channels (one product per each of the 16 tile positions); per
+    tile Y = A^T M A. The transforms run as numpy passes over strided slices (rows, then
+    columns) on a (C, n, H, W) view, so the products see (C, n * tiles) operands."""
+    n, c, f, hw, m = 64, 16, 32, 14, 8
+    t = hw // 2  # tiles per axis
+    rng = np.random.default_rng(0)
+    xp = rng.standard_normal((m, c, hw + 2, hw + 2), dtype=np.float32)
+    u = rng.standard_normal((16, f, c), dtype=np.float32)  # transformed weights (computed once)
+    rows = np.empty((4, c, m, t, hw + 2), np.float32)
+    v = np.empty((4, 4, c, m, t, t), np.float32)
+    prod = np.empty((16, f, m * t * t), np.float32)
+    half = np.empty((2, 4, f, m, t, t), np.float32)
+    y = np.empty((m, f, hw, hw), np.float32)
+
+    def input_rows():  # B^T d: rows 2t .. 2t + 3 of every tile
+        d = xp.transpose(1, 0, 2, 3)
+        a = [d[:, :, i : i + 2 * t : 2] for i in range(4)]
+        np.subtract(a[0], a[2], out=rows[0]), np.add(a[1], a[2], out=rows[1])
+        np.subtract(a[2], a[1], out=rows[2]), np.subtract(a[1], a[3], out=rows[3])
+
+    def input_cols():  # (B^T d) B: the same along the columns, stride 2 on the last axis
+        b = [rows[..., j : j + 2 * t : 2] for j in range(4)]
+        np.subtract(b[0], b[2], out=v[:, 0]), np.add(b[1], b[2], out=v[:, 1])
+        np.subtract(b[2], b[1], out=v[:, 2]), np.subtract(b[1], b[3], out=v[:, 3])
+
+    def output_rows():  # A^T M
+        p = prod.reshape(4, 4, f, m, t, t)
+        np.add(p[0], p[1], out=half[0]), np.add(half[0], p[2], out=half[0])
+        np.subtract(p[1], p[2], out=half[1]), np.subtract(half[1], p[3], out=half[1])
+
+    def output_cols():  # (A^T M) A, written into the output's even and odd positions
+        yo = y.transpose(1, 0, 2, 3)
+        for r in (0, 1):
+            h = half[r]
+            even, odd = yo[:, :, r::2, 0::2], yo[:, :, r::2, 1::2]
+            np.add(h[0], h[1], out=even), np.add(even, h[2], out=even)
+            np.subtract(h[1], h[2], out=odd), np.subtract(odd, h[3], out=odd)
+
+    pieces = {
+        "input transform, rows": input_rows,
+        "input transform, columns (stride 2)": input_cols,
+        "16 products U @ V": lambda: np.matmul(u, v.reshape(16, c, -1), out=prod),
+        "output transform, rows": output_rows,
+        "output transform, columns (stride 2)": output_cols,
+    }
+    print(f"\n## winograd F(2x2,3x3) forward of conv2 ({c}->{f} at {hw}x{hw}, batch {n} in chunks of {m}; ms per batch)")
+    total = 0.0
+    for name, fn in pieces.items():
+        ms = best_ms(fn, repeats) * n / m
+        total += ms
+        rate = f"  ({2 * 16 * f * c * m * t * t * n / m / ms / 1e6:.0f} GFLOP/s)" if name.startswith("16") else ""
+        print(f"{name:<40} {ms:6.3f}{rate}")
+    print(f"{'total':<40} {total:6.3f}")
+
+
 def lstm_section(repeats: int) -> None:
     from netspec.kernels.lstm_cell import cell
 
@@ -159,6 +219,7 @@ def main() -> None:
     with threadpool_limits(limits=1):
         gemm_section(args.repeats)
         conv_section(args.repeats)
+        winograd_section(args.repeats)
         lstm_section(args.repeats)
         torch_conv_section(args.repeats)
 
