@@ -95,8 +95,8 @@ def test_relu_behind_max_pool_trains_bit_identically(case):
 @pytest.mark.parametrize("case", POOLED.values(), ids=POOLED.keys())
 def test_relu_behind_max_pool_predicts_the_training_forward(case):
     """Inference applies a relu read only by a max_pool after the pool too (and the pool takes
-    its column maxima first, recording nothing): on ties, zeros and all-negative windows the
-    predictions equal the training forward's outputs bit for bit."""
+    the max over each window's rows first, recording nothing): on ties, zeros and all-negative
+    windows the predictions equal the training forward's outputs bit for bit."""
     layers, shape = case
     plan = _plan([*layers, {"type": "flatten"}], shape)  # the pooled values themselves
     for v in plan.store.values.values():

@@ -135,25 +135,24 @@ class Plan:
                       train_ctx, RunContext(training=False, dtype=self.dtype), infer_ws, in_place)
             )  # fmt: skip
         by_name = {st.node.name: st for st in self.steps}
-        for reader in self.steps:  # at inference too, a max_pool applies the relu it alone reads
-            src = by_name.get(reader.node.inputs[0]) if reader.node.inputs else None
-            if (reader.node.op in _RELU_COMMUTES and src is not None and src.node.op == "relu"
-                    and readers.get(src.node.name) == 1 and src.node.name not in fresh_infer):  # fmt: skip
-                src.relu_fused, src.relu_in_place = True, False
-                reader.infer_ctx.relu_output = True
-        for st in self.steps:  # else a conv or dense kernel writes relu(y) itself
-            if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
-                st.relu_fused = True
-                by_name[st.node.inputs[0]].infer_ctx.relu_output = True
         train_names = {n.name for n in self.train_nodes}
         for st in self.steps:
             st.train_forward, st.train_backward = st.forward, st.backward
-        for reader in self.steps:  # a max_pool applies the relu it alone reads
+        for reader in self.steps:  # a max_pool applies the relu it alone reads, in either mode
             src = by_name.get(reader.node.inputs[0]) if reader.node.inputs else None
-            if (reader.node.op in _RELU_COMMUTES and reader.node.name in train_names and src is not None
-                    and src.node.op == "relu" and readers.get(src.node.name) == 1 and src.node.name not in fresh_train):  # fmt: skip
+            if (reader.node.op not in _RELU_COMMUTES or src is None or src.node.op != "relu"
+                    or readers.get(src.node.name) != 1):  # fmt: skip
+                continue
+            if src.node.name not in fresh_infer:
+                src.relu_fused, src.relu_in_place = True, False
+                reader.infer_ctx.relu_output = True
+            if reader.node.name in train_names and src.node.name not in fresh_train:
                 src.train_forward, src.train_backward = _pass_forward, _pass_backward
                 reader.train_ctx.relu_output = True
+        for st in self.steps:  # else a conv or dense kernel writes relu(y) itself at inference
+            if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
+                st.relu_fused = True
+                by_name[st.node.inputs[0]].infer_ctx.relu_output = True
         self.n_train = len(self.train_nodes)
         self._caches: list = [None] * self.n_train
         self._ws_mode = ""  # whose scratch buffers are held: "train", "infer" or none yet

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ir.graph import Shape
 from .registry import OpDef, register
-from .rowwise import NARROW, row_max, row_sum
+from .rowwise import NARROW, col_sum, row_max, row_sum
 from .workspace import scratch, shared_zeros
 
 
@@ -126,7 +126,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
         zt = np.ascontiguousarray(x2.T)
         zt -= zt.max(axis=0)
         np.exp(zt, out=zt)
-        zt /= np.ones(zt.shape[0], dtype=zt.dtype) @ zt
+        zt /= col_sum(zt, np.empty(zt.shape[1], dtype=zt.dtype))
         return np.ascontiguousarray(zt.T).reshape(x.shape)
     y = x - row_max(x)
     np.exp(y, out=y)
