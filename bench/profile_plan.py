@@ -23,6 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from netspec.api import DTYPES, compile_spec, load_spec
 from netspec.executor import ParamStore, Plan
+from netspec.executor.plan import _pass_forward
+from netspec.kernels.conv_pool import ConvPool
 from netspec.training.loop import rng_tree
 
 
@@ -51,6 +53,14 @@ class _Timed:
         return out
 
 
+def _op_label(st) -> str:
+    """The op, or what the plan made of it: a conv step that runs its pool too (kernels/conv_pool.py)
+    times all of them, and the steps it took over pass their input through."""
+    if isinstance(getattr(st.train_forward, "__self__", None), ConvPool):
+        return "conv+max_pool"
+    return f"{st.node.op} (fused)" if st.train_forward is _pass_forward else st.node.op
+
+
 def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str = "median") -> dict:
     spec = load_spec(spec_path)
     graph = compile_spec(spec).graph
@@ -62,7 +72,7 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str
     fwd = {st.node.name: [] for st in plan.steps}
     bwd = {st.node.name: [] for st in plan.steps}
     inf = {st.node.name: [] for st in plan.steps}
-    orig = [(st.forward, st.train_forward, st.train_backward) for st in plan.steps]
+    orig = [(st.infer_forward, st.train_forward, st.train_backward) for st in plan.steps]
     totals = {"train step": [], "infer": []}
 
     def run_train():
@@ -86,17 +96,17 @@ def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str
         st.train_backward = _Timed(st.train_backward, bwd[st.node.name])
     for _ in range(repeats):
         run_train()
-    for st in plan.steps:
-        st.forward = _Timed(st.forward, inf[st.node.name])
+    for st in plan.steps:  # inference runs infer_forward (a fused step's kernels, or a pass-through)
+        st.infer_forward = _Timed(st.infer_forward, inf[st.node.name])
     for _ in range(repeats):
         run_infer()
     for st, (f, tf, tb) in zip(plan.steps, orig):
-        st.forward, st.train_forward, st.train_backward = f, tf, tb
+        st.infer_forward, st.train_forward, st.train_backward = f, tf, tb
 
     def ms(ts: list) -> float:
         return 1e3 * (min(ts) if stat == "min" else statistics.median(ts)) if ts else 0.0
 
-    rows = [{"node": st.node.name, "op": st.node.op, "shape": list(graph.shape_of(st.node.name))[1:],
+    rows = [{"node": st.node.name, "op": _op_label(st), "shape": list(graph.shape_of(st.node.name))[1:],
              "forward_ms": ms(fwd[st.node.name]), "backward_ms": ms(bwd[st.node.name]),
              "infer_ms": ms(inf[st.node.name])} for st in plan.steps]  # fmt: skip
     train_sum = sum(r["forward_ms"] + r["backward_ms"] for r in rows)

@@ -20,6 +20,11 @@ both ways (measured at inference, cnn_mnist: Model.predict 0.94x the time of the
 into the conv). The values are the same, max(relu(window)) = relu(max(window)), and so are the
 gradients: where the window's max is > 0 both orders send dy to the same first maximum, and
 otherwise both send 0 (before, relu's mask zeroes the winner; now the pool's mask on y > 0).
+
+A conv that only such a max_pool reads (through that relu or directly) runs all of them as ONE
+step (kernels/conv_pool.py): the conv pools each chunk of its output while it is in cache and
+never writes the whole output; the relu and pool steps pass through. Measured, cnn_mnist
+Model.predict 0.83x the time of the separate steps; training steps the same within noise.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import FUSED_OUTPUT, INPUT_TIME, Graph, Node
+from ..kernels import conv_pool
 from ..kernels.activations import relu
 from ..kernels.padding import zero_padded_steps
 from ..kernels.registry import RunContext, get_op
@@ -68,6 +74,7 @@ class _Step:
     # max_pool applies (see the module docstring); inference and inspection use the kernels
     train_forward: object = None
     train_backward: object = None
+    infer_forward: object = None  # what inference runs: the kernel, or a fused or pass-through step
 
 
 # Ops whose output may be a view of (or the very array of) their first input.
@@ -137,7 +144,7 @@ class Plan:
         by_name = {st.node.name: st for st in self.steps}
         train_names = {n.name for n in self.train_nodes}
         for st in self.steps:
-            st.train_forward, st.train_backward = st.forward, st.backward
+            st.train_forward, st.train_backward, st.infer_forward = st.forward, st.backward, st.forward
         for reader in self.steps:  # a max_pool applies the relu it alone reads, in either mode
             src = by_name.get(reader.node.inputs[0]) if reader.node.inputs else None
             if (reader.node.op not in _RELU_COMMUTES or src is None or src.node.op != "relu"
@@ -149,6 +156,8 @@ class Plan:
             if reader.node.name in train_names and src.node.name not in fresh_train:
                 src.train_forward, src.train_backward = _pass_forward, _pass_backward
                 reader.train_ctx.relu_output = True
+        for pool in self.steps:  # a conv only a max_pool reads (maybe through that relu): one step
+            self._fuse_conv_pool(pool, by_name, readers, fresh_train, fresh_infer, train_names)
         for st in self.steps:  # else a conv or dense kernel writes relu(y) itself at inference
             if st.relu_in_place and by_name[st.node.inputs[0]].node.op in _RELU_FUSES:
                 st.relu_fused = True
@@ -164,6 +173,30 @@ class Plan:
         self._dead_after: list[list[str]] = [[] for _ in graph.nodes]
         for t, k in last.items():
             self._dead_after[k].append(t)
+
+    @staticmethod
+    def _fuse_conv_pool(pool: _Step, by_name, readers, fresh_train, fresh_infer, train_names) -> None:
+        """conv -> [relu] -> max_pool, each read only by the next: the conv step runs all three
+        (kernels/conv_pool.py), the relu and pool steps pass through, in each mode where none of
+        the three hands its output out and the relu (if any) already went behind the pool."""
+        if pool.node.op != "max_pool":
+            return
+        relu = by_name.get(pool.node.inputs[0])
+        conv = relu
+        if relu is not None and relu.node.op == "relu":
+            conv = by_name.get(relu.node.inputs[0]) if readers.get(relu.node.name) == 1 else None
+        else:
+            relu = None
+        if (conv is None or conv.node.op != "conv" or readers.get(conv.node.name) != 1
+                or not conv_pool.fusable(conv.node.attrs, pool.node.attrs)):  # fmt: skip
+            return
+        names = {st.node.name for st in (conv, relu, pool) if st is not None}
+        kernels = conv_pool.ConvPool(pool.node.attrs, relu is not None)
+        if not names & fresh_infer and (relu is None or relu.relu_fused):
+            conv.infer_forward, pool.infer_forward = kernels.forward, _pass_forward
+        if names <= train_names and not names & fresh_train and (relu is None or relu.train_forward is _pass_forward):
+            conv.train_forward, conv.train_backward = kernels.forward, kernels.backward
+            pool.train_forward, pool.train_backward = _pass_forward, _pass_backward
 
     @staticmethod
     def _handed_out(graph: Graph, tensor: str) -> set[str]:
@@ -259,7 +292,7 @@ class Plan:
             else:
                 c = st.infer_ctx
                 c.lengths, c.ws = (lengths if st.takes_lengths else None), (st.infer_ws if reuse else None)
-                values[st.node.name], _ = st.forward(st.node.attrs, ins, st.params, c)
+                values[st.node.name], _ = st.infer_forward(st.node.attrs, ins, st.params, c)
             for t in self._dead_after[k]:
                 if t != out:
                     del values[t]

@@ -95,7 +95,15 @@ def _padded(x: np.ndarray, win: Window, ctx) -> np.ndarray:
 
 
 def forward(attrs, xs, params, ctx):
-    win, x = window_2d(attrs, xs[0])
+    return run_forward(attrs, xs[0], params, ctx)
+
+
+def run_forward(attrs, x, params, ctx, sink=None, out_budget: int | None = None):
+    """The conv forward. With `sink` the output is never assembled: each chunk's (m, F, Ho, Wo)
+    output, a view of a chunk buffer valid until the next chunk, goes to sink(n0, view), and
+    chunks also keep their output under `out_budget` bytes (so the sink reads it from cache);
+    the first value returned is then None (conv_pool.py pools each chunk this way)."""
+    win, x = window_2d(attrs, x)
     w = params["weight"]
     n, c, f = x.shape[0], x.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
@@ -110,31 +118,37 @@ def forward(attrs, xs, params, ctx):
     q = _phases(xp, g, ctx) if g is not None else None
     positions = g.length if g is not None else win.out_hw[0] * win.out_hw[1]
     step = _chunk(win, c, positions, x.itemsize)
+    if out_budget is not None:
+        step = max(1, min(step, out_budget // (f * positions * x.itemsize)))
     b = params.get("bias")
-    relu = ctx is not None and ctx.relu_output  # a relu fused in by the plan (inference)
+    relu = sink is None and ctx is not None and ctx.relu_output  # a relu fused in by the plan (inference)
     # the bias rides in the GEMM on a row of ones under the columns (a separate broadcast add
     # over the output cost ~10% of a cnn_mnist inference batch)
     k, ones_row = w2.shape[1], int(b is not None)
     if ones_row:
         w2 = np.concatenate([w2, b[:, None]], axis=1)
     cols = scratch(ctx, "cols", (min(step, n), k + ones_row, positions), x.dtype)
-    y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype)
-    y3 = y.reshape(n, f, -1)
-    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if g is not None else None
+    y = scratch(ctx, "y", (n, f, *win.out_hw), x.dtype) if sink is None else None
+    y3 = y.reshape(n, f, -1) if y is not None else None
+    # wide rows (and plain ones for a sink) come out of each chunk's GEMM into a chunk buffer
+    yw = scratch(ctx, "yw", (min(step, n), f, positions), x.dtype) if g is not None or sink else None
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         _columns(xp, q, win, g, n0, m, cols, ones_row)
-        if g is None:
+        if yw is None:
             np.matmul(w2, cols[:m], out=y3[n0 : n0 + m])
             continue
         np.matmul(w2, cols[:m], out=yw[:m])
-        if relu:
-            relu_into(conv_wide.valid(yw[:m], g), y[n0 : n0 + m])
+        out = conv_wide.valid(yw[:m], g) if g is not None else yw[:m].reshape(m, f, *win.out_hw)
+        if sink is not None:
+            sink(n0, out)
+        elif relu:
+            relu_into(out, y[n0 : n0 + m])
         else:
-            y[n0 : n0 + m] = conv_wide.valid(yw[:m], g)
+            y[n0 : n0 + m] = out
     if relu and g is None:
         relu_into(y3, y3)
-    return from_2d(y, attrs["nd"]), (win, xp, q)
+    return (from_2d(y, attrs["nd"]) if y is not None else None), (win, xp, q)
 
 
 def _columns(xp, q, win: Window, g, n0: int, m: int, cols: np.ndarray, ones_row: int) -> None:
@@ -155,19 +169,30 @@ def _phases(xp: np.ndarray, g, ctx) -> np.ndarray:
 
 
 def backward(attrs, dy, cache, params, grads, need_dx, ctx):
+    return run_backward(attrs, dy, cache, params, grads, need_dx, ctx)
+
+
+def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out_budget: int | None = None):
+    """The conv backward. With `source`, dy is None and source(n0, m) returns samples n0 .. n0 + m's
+    output gradient (m, F, Ho, Wo) chunk by chunk (chunks then also keep it under `out_budget`
+    bytes): conv_pool.py routes the pool's gradient in this way, never assembling it whole."""
     win, xp, q = cache
     w = params["weight"]
     n, c, f = xp.shape[0], xp.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
-    dy3 = dy.reshape(n, f, -1)
+    dt = xp.dtype
     want_dw = "weight" in grads
     # the bias gradient comes out of the dW GEMM on a row of ones under the columns (wide
     # rows' garbage positions have dy = 0); alone, as GEMVs (rowwise.channel_sum)
     k, bias_row = w2.shape[1], int(want_dw and "bias" in grads)
     if "bias" in grads and not bias_row:
-        channel_sum(dy3, grads["bias"])
+        if source is not None:  # rare (a frozen kernel with a trainable bias): assemble dy
+            dy = np.concatenate([source(n0, min(n - n0, 64)).copy() for n0 in range(0, n, 64)])
+            source = None
+        channel_sum(dy.reshape(n, f, -1), grads["bias"])
     if not want_dw and not need_dx[0]:
         return [None]
+    dy3 = dy.reshape(n, f, -1) if source is None else None
     # wide rows pay off in the col2im scatter; for dW alone (a first layer) the plain columns
     # avoid building a wide dy
     g = conv_wide.geometry(win) if need_dx[0] else None
@@ -177,6 +202,8 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     # a chunk's columns and their gradient are both live when dX is wanted: half the budget
     # each keeps the pair in cache (measured: conv 32->64 at 14x14 22.5 -> 21 ms)
     step = _chunk(win, c, positions, xp.itemsize, CHUNK_BYTES // (2 if need_dx[0] else 1))
+    if source is not None and out_budget is not None:
+        step = max(1, min(step, out_budget // (f * positions * xp.itemsize)))
     m0 = min(step, n)
     # dW^T = cols @ dy^T per sample, summed: measured ~30% faster than dy @ cols^T (conv
     # 16->32 at 14x14: 0.50 vs 0.71 ms a chunk), whose long reduction axis is the transposed one
@@ -184,21 +211,24 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if dwt is not None:
         dwt.fill(0)
         dwt_part = scratch(ctx, "dwt_part", (m0, k + bias_row, f), w.dtype)
-        cols = scratch(ctx, "cols", (m0, k + bias_row, positions), xp.dtype)
+        cols = scratch(ctx, "cols", (m0, k + bias_row, positions), dt)
     dxp = None
     if g is not None:
         strided = g.grid != (1, 1)  # then dX comes out of per-chunk phase gradients
-        dxp = (scratch if strided else zeros)(ctx, "dxp", xp.shape, dy.dtype)
-        dcols = scratch(ctx, "dcols", (m0, k, positions), dy.dtype)
-        dq = scratch(ctx, "dq", (m0, *q.shape[1:]), dy.dtype) if strided else None
-        dyw = zeros(ctx, "dyw", (m0, f, positions), dy.dtype)  # garbage positions stay zero
+        dxp = (scratch if strided else zeros)(ctx, "dxp", xp.shape, dt)
+        dcols = scratch(ctx, "dcols", (m0, k, positions), dt)
+        dq = scratch(ctx, "dq", (m0, *q.shape[1:]), dt) if strided else None
+        dyw = zeros(ctx, "dyw", (m0, f, positions), dt)  # garbage positions stay zero
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         if g is not None:
-            conv_wide.valid(dyw[:m], g)[...] = dy3[n0 : n0 + m].reshape(m, f, *win.out_hw)
+            conv_wide.valid(dyw[:m], g)[...] = (dy3[n0 : n0 + m].reshape(m, f, *win.out_hw)
+                                                if source is None else source(n0, m))  # fmt: skip
             d = dyw[:m]
-        else:
+        elif source is None:
             d = dy3[n0 : n0 + m]
+        else:
+            d = np.ascontiguousarray(source(n0, m)).reshape(m, f, -1)
         if dwt is not None:
             _columns(xp, q, win, g, n0, m, cols, bias_row)
             dwt += np.matmul(cols[:m], d.transpose(0, 2, 1), out=dwt_part[:m]).sum(axis=0)
@@ -217,7 +247,7 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if dxp is None:
         return [None]
     if any(win.pads):  # later kernels reshape dy; keep it a plain array
-        dx = scratch(ctx, "dx", (n, c, *win.in_hw), dy.dtype)
+        dx = scratch(ctx, "dx", (n, c, *win.in_hw), dt)
         dx[...] = win.crop(dxp)
     else:
         dx = dxp

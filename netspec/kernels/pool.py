@@ -154,33 +154,54 @@ def _unpass(g, code, k: int, stride: int, axis: int, shape, ctx, key: str) -> np
     return out
 
 
+def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None) -> None:
+    """y (n, C, Ho, Wo) <- the max over each window of the padded input xp (n, C, Hp, Wp); with
+    hcode (n, C, Hp, Wo) and vcode (n, C, Ho, Wo) (training) also each pass's winning offsets.
+    Also the per-chunk pool of the fused conv -> max_pool step (conv_pool.py)."""
+    (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.strides, win.out_hw
+    n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
+    if hcode is not None:  # the row pass first: its codes then name the row-major first maximum
+        h = scratch(ctx, "rows", (n, c, hp, wo), xp.dtype)
+        _max_pass(xp, h, hcode, kw, sw, 3, ctx, "h")
+        _max_pass(h, y, vcode, kh, sh, 2, ctx, "v")
+    else:  # no codes: the max over each window's rows first (its operands are whole image
+        # rows), so the strided pass along the rows reads half as much (measured, 2x2 on
+        # 256x16x28x28: 2.2 vs 2.8 ms)
+        v = scratch(ctx, "cols", (n, c, ho, xp.shape[3]), xp.dtype)
+        _max_pass(xp, v, None, kh, sh, 2, ctx, "v")
+        _max_pass(v, y, None, kw, sw, 3, ctx, "h")
+
+
+def max_unpool(dy, win: Window, hcode, vcode, padded_shape, ctx=None) -> np.ndarray:
+    """The gradient of `max_pool_into` on the padded input: dy (n, C, Ho, Wo) to the winners."""
+    (kh, kw), (sh, sw) = win.kernel, win.strides
+    dh = _unpass(dy, vcode, kh, sh, 2, hcode.shape, ctx, "dh")
+    return _unpass(dh, hcode, kw, sw, 3, padded_shape, ctx, "dxp")
+
+
 def max_forward(attrs, xs, params, ctx):
     win, x = window_2d(attrs, xs[0], dilated=False)
     if any(win.pads):
         xp = win.pad(x, -np.inf, out=scratch(ctx, "xp", (*x.shape[:2], *win.padded_hw), x.dtype))
     else:
         xp = x
-    (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.strides, win.out_hw
     n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
-    codes = ctx is not None and ctx.training  # only the backward reads them
-    y = scratch(ctx, "y", (n, c, ho, wo), x.dtype)
-    if codes:  # the row pass first: its codes then name the row-major first maximum
-        h = scratch(ctx, "rows", (n, c, hp, wo), x.dtype)
-        hcode = scratch(ctx, "hcode", h.shape, np.uint8)
-        _max_pass(xp, h, hcode, kw, sw, 3, ctx, "h")
+    y = scratch(ctx, "y", (n, c, *win.out_hw), x.dtype)
+    hcode = vcode = None
+    if ctx is not None and ctx.training:  # only the backward reads the codes
+        hcode = scratch(ctx, "hcode", (n, c, hp, win.out_hw[1]), np.uint8)
         vcode = scratch(ctx, "vcode", y.shape, np.uint8)
-        _max_pass(h, y, vcode, kh, sh, 2, ctx, "v")
-    else:  # no codes: the max over each window's rows first (its operands are whole image
-        # rows), so the strided pass along the rows reads half as much (measured, 2x2 on
-        # 256x16x28x28: 2.2 vs 2.8 ms)
-        hcode = vcode = None
-        v = scratch(ctx, "cols", (n, c, ho, xp.shape[3]), x.dtype)
-        _max_pass(xp, v, None, kh, sh, 2, ctx, "v")
-        _max_pass(v, y, None, kw, sw, 3, ctx, "h")
+    max_pool_into(xp, win, y, hcode, vcode, ctx)
     # a relu in front, moved behind by the plan: max(relu(x)) = relu(max(x)) on k^2 times
     # fewer elements; the backward masks dy by y > 0 (the same gradient: see the plan)
     relu_y = relu_into(y, y) if ctx is not None and ctx.relu_output else None
     return from_2d(y, attrs["nd"]), (win, xp.shape, hcode, vcode, relu_y)
+
+
+def relu_masked(dy, relu_y, ctx) -> np.ndarray:
+    """dy where the relu behind the pool let its output through (relu_y > 0), else 0."""
+    live = np.greater(relu_y, 0, out=scratch(ctx, "live", relu_y.shape, np.bool_))
+    return np.multiply(dy, live, out=scratch(ctx, "dy_live", relu_y.shape, dy.dtype))
 
 
 def max_backward(attrs, dy, cache, params, grads, need_dx, ctx):
@@ -189,14 +210,10 @@ def max_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     win, padded_shape, hcode, vcode, relu_y = cache
     if hcode is None:
         raise ValueError("max_pool backward needs a training-mode forward pass (it records the winners)")
-    (kh, kw), (sh, sw) = win.kernel, win.strides
     dy = dy.reshape(vcode.shape)
     if relu_y is not None:
-        live = np.greater(relu_y, 0, out=scratch(ctx, "live", relu_y.shape, np.bool_))
-        dy = np.multiply(dy, live, out=scratch(ctx, "dy_live", relu_y.shape, dy.dtype))
-    dh = _unpass(dy, vcode, kh, sh, 2, hcode.shape, ctx, "dh")
-    dxp = _unpass(dh, hcode, kw, sw, 3, padded_shape, ctx, "dxp")
-    return [_unpad(dxp, win, attrs["nd"], ctx)]
+        dy = relu_masked(dy, relu_y, ctx)
+    return [_unpad(max_unpool(dy, win, hcode, vcode, padded_shape, ctx), win, attrs["nd"], ctx)]
 
 
 # --- avg_pool ---------------------------------------------------------------------------------
