@@ -104,7 +104,7 @@ def gru_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dxp[t, :n, h : 2 * h] = d * (prev - nn) * z * (1 - z)
         dhp[t, :n, : 2 * h] = dxp[t, :n, : 2 * h]
         d *= z  # the direct path h_{t-1} -> h_t
-        d += dhp[t, :n] @ recurrent.T
+        d += np.matmul(dhp[t, :n], recurrent.T)
     dx2 = dxp.reshape(te * batch, 3 * h)
     dh2 = dhp.reshape(te * batch, 3 * h)
     if "kernel" in grads:

@@ -145,7 +145,7 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
         dc0 = dc_last.copy() if dc_last is not None else np.zeros((h, batch), dt)
         if n0:
             z0 = Z[: 6 * h * n0].reshape(6, h * n0)
-            dh0[:, :n0] = recur @ z0[1:5].reshape(4 * h, n0)
+            dh0[:, :n0] = np.matmul(recur, z0[1:5].reshape(4 * h, n0))
             dc0[:, :n0] = z0[5].reshape(h, n0)
         dstate = [unsorted_rows(np.concatenate([dh0.T, dc0.T], axis=1), lay)]
     # dz and the GEMM operands of all steps side by side, packed: (4H, S) and (K, S)
@@ -157,7 +157,7 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
         ops[:, o : o + n] = XH[t, : k * width].reshape(k, width)[:, :n]
         width = n
     give(Z, dh_buf, dc, AB, P, G, CY, TC, XH)
-    split_weight_grads(dz @ ops.T, n_in, h, grads)
+    split_weight_grads(np.matmul(dz, ops.T), n_in, h, grads)
     give(ops)
     dx = None
     if need_dx[0]:
