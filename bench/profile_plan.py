@@ -61,14 +61,19 @@ def _op_label(st) -> str:
     return f"{st.node.op} (fused)" if st.train_forward is _pass_forward else st.node.op
 
 
-def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str = "median") -> dict:
+def spec_plan(spec_path: str):
+    """(spec, plan, rngs, dtype): the plan as training builds it, from the spec's seed."""
     spec = load_spec(spec_path)
     graph = compile_spec(spec).graph
     dtype = DTYPES[spec.train.dtype]
     rngs = rng_tree(spec.seed)
-    plan = Plan(graph, ParamStore.create(graph, dtype, rngs["init"], spec.train.l1, spec.train.l2))
-    rng = np.random.default_rng(0)
-    x = random_input(graph, spec, batch, rng, dtype)
+    return spec, Plan(graph, ParamStore.create(graph, dtype, rngs["init"], spec.train.l1, spec.train.l2)), rngs, dtype
+
+
+def profile(spec_path: str, batch: int, repeats: int, warmup: int = 3, stat: str = "median") -> dict:
+    spec, plan, rngs, dtype = spec_plan(spec_path)
+    graph = plan.graph
+    x = random_input(graph, spec, batch, np.random.default_rng(0), dtype)
     fwd = {st.node.name: [] for st in plan.steps}
     bwd = {st.node.name: [] for st in plan.steps}
     inf = {st.node.name: [] for st in plan.steps}
@@ -132,12 +137,18 @@ def render(p: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def spec_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments the plan profilers share: a spec, its batch size, repeats."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("spec")
-    ap.add_argument("--batch", type=int, default=None, help="batch size (default: the spec's train.batch_size)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=None, help="(training) batch size (default: the spec's train.batch_size)")
     ap.add_argument("--repeats", type=int, default=20)
+    return ap
+
+
+def main() -> None:
+    ap = spec_parser(__doc__)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stat", choices=["median", "min"], default="median",
                     help="per-op statistic over the repeats (min is steadier on a loaded machine)")
     ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
