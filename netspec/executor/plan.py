@@ -23,9 +23,9 @@ otherwise both send 0 (before, relu's mask zeroes the winner; now the pool's mas
 
 A conv that only such a max_pool reads (through that relu or directly) runs all of them as ONE
 step (kernels/conv_pool.py): the conv pools each chunk of its output while it is in cache and
-never writes the whole output; the relu and pool steps pass through. Measured in one process,
-cnn_mnist Model.predict 0.84-0.88x the time of the separate steps (4096-row batches 0.65x),
-training the same within noise.
+never writes the whole output; the relu and pool steps pass through. Measured against the
+separate steps (bench/bench_ab.py): cnn_mnist Model.predict 0.83-0.85x the time, 0.71-0.77x in
+4096-row batches, training the same within noise.
 """
 
 from __future__ import annotations

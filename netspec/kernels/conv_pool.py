@@ -26,9 +26,10 @@ from .registry import RunContext
 from .windows import from_2d, window_2d
 from .workspace import scratch
 
-# conv output bytes per chunk. Measured, cnn_mnist Model.predict in one process against the
-# unfused plan: 1 MB 0.83-0.87x, 256 KB 0.98x (more calls per chunk), unbounded (the conv's own
-# 2 MB column chunks) 0.92x.
+# conv output bytes per chunk, about this core's L2. Chosen on a prototype of the fused inference
+# step, cnn_mnist Model.predict against the unfused plan, single in-process runs: 1 MB
+# 0.83-0.88x, 256 KB 0.98x (more calls per chunk), 2 MB 0.94x, unbounded (the conv's own 2 MB
+# column chunks) 0.92x.
 OUT_BUDGET = 1 << 20
 _POOL_WS = "max_pool scratch"  # the pool's buffers: a workspace of their own in the conv step's
 
