@@ -34,7 +34,6 @@ PIECES = [
     (pool, "max_unpool", "max-pool gradient"),
     (conv_pool, "max_unpool", "max-pool gradient"),
     (pool, "relu_masked", "relu mask behind a pool"),
-    (conv_pool, "relu_masked", "relu mask behind a pool"),
 ]
 
 

@@ -22,7 +22,7 @@ from math import prod
 import numpy as np
 
 from ..ir.graph import Shape
-from . import conv_wide
+from . import compiled, conv_wide
 from .activations import relu as relu_into
 from .registry import OpDef, ParamSpec, register
 from .rowwise import channel_sum
@@ -71,11 +71,15 @@ def flops(attrs: dict, ins, out) -> int:
 
 
 def _im2col(xp: np.ndarray, win: Window, out: np.ndarray) -> np.ndarray:
-    """(n, C, Hp, Wp) padded input -> out (n, C*kh*kw, Ho*Wo) columns, rows ordered (c, i, j)
-    as the weight's (C, kh, kw) so the weight reshapes to (F, C*kh*kw) without a copy."""
+    """(n, C, Hp, Wp) padded input -> the first C*kh*kw rows of out (n, rows, Ho*Wo): columns,
+    rows ordered (c, i, j) as the weight's (C, kh, kw) so the weight reshapes to (F, C*kh*kw)
+    without a copy; later rows are left alone."""
     n, c = xp.shape[:2]
     (kh, kw), (ho, wo) = win.kernel, win.out_hw
-    cols = out.view()
+    if compiled.enabled():
+        compiled.loops().im2col(xp, win.kernel, win.strides, win.dilations, win.out_hw, out)
+        return out
+    cols = out[:, : c * kh * kw].view()
     cols.shape = (n, c, kh, kw, ho, wo)  # a view even of a row slice (raises rather than copy)
     for i, j, rows, cs in win.taps():
         cols[:, :, i, j] = xp[:, :, rows, cs]
@@ -156,9 +160,9 @@ def _columns(xp, q, win: Window, g, n0: int, m: int, cols: np.ndarray, ones_row:
     given, else plain), with a last row of ones under them when ones_row."""
     k = cols.shape[1] - ones_row
     if g is not None:
-        conv_wide.im2col(q[n0 : n0 + m], g, cols[:m, :k])
+        conv_wide.im2col(q[n0 : n0 + m], g, cols[:m])
     else:
-        _im2col(xp[n0 : n0 + m], win, cols[:m, :k])
+        _im2col(xp[n0 : n0 + m], win, cols[:m])
     if ones_row:
         cols[:m, k] = 1
 
@@ -173,9 +177,10 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
 
 
 def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out_budget: int | None = None):
-    """The conv backward. With `source`, dy is None and source(n0, m) returns samples n0 .. n0 + m's
-    output gradient (m, F, Ho, Wo) chunk by chunk (chunks then also keep it under `out_budget`
-    bytes): conv_pool.py routes the pool's gradient in this way, never assembling it whole."""
+    """The conv backward. With `source`, dy is None and source(n0, m, out=None) returns samples
+    n0 .. n0 + m's output gradient (m, F, Ho, Wo) chunk by chunk, written into `out` when given
+    (chunks then also keep it under `out_budget` bytes): conv_pool.py routes the pool's gradient
+    in this way, never assembling it whole."""
     win, xp, q = cache
     w = params["weight"]
     n, c, f = xp.shape[0], xp.shape[1], w.shape[0]
@@ -222,8 +227,11 @@ def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         if g is not None:
-            conv_wide.valid(dyw[:m], g)[...] = (dy3[n0 : n0 + m].reshape(m, f, *win.out_hw)
-                                                if source is None else source(n0, m))  # fmt: skip
+            valid = conv_wide.valid(dyw[:m], g)
+            if source is None:
+                valid[...] = dy3[n0 : n0 + m].reshape(m, f, *win.out_hw)
+            else:  # straight into the wide rows' valid positions
+                source(n0, m, valid)
             d = dyw[:m]
         elif source is None:
             d = dy3[n0 : n0 + m]

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import relu as relu_into
 from .conv import run_backward, run_forward
-from .pool import max_pool_into, max_unpool, relu_masked
+from .pool import max_pool_into, max_unpool
 from .registry import RunContext
 from .windows import from_2d, window_2d
 from .workspace import scratch
@@ -70,11 +69,10 @@ class ConvPool:
         def pool_chunk(n0: int, v: np.ndarray) -> None:
             rows = slice(n0, n0 + v.shape[0])
             max_pool_into(v, pwin, y[rows], None if hcode is None else hcode[rows],
-                          None if vcode is None else vcode[rows], pctx)  # fmt: skip
+                          None if vcode is None else vcode[rows], pctx, relu=self.relu)  # fmt: skip
 
         _, conv_cache = run_forward(attrs, x, params, ctx, sink=pool_chunk, out_budget=OUT_BUDGET)
-        relu_y = relu_into(y, y) if self.relu else None
-        return from_2d(y, attrs["nd"]), (conv_cache, pwin, hcode, vcode, relu_y)
+        return from_2d(y, attrs["nd"]), (conv_cache, pwin, hcode, vcode, y if self.relu else None)
 
     def backward(self, attrs, dy, cache, params, grads, need_dx, ctx):
         conv_cache, pwin, hcode, vcode, relu_y = cache
@@ -82,12 +80,11 @@ class ConvPool:
             raise ValueError("a fused conv -> max_pool backward needs a training-mode forward pass")
         pctx = _pool_ctx(ctx)
         dy = dy.reshape(vcode.shape)
-        if relu_y is not None:
-            dy = relu_masked(dy, relu_y, pctx)
         f, in_hw = vcode.shape[1], pwin.in_hw
 
-        def pool_grad(n0: int, m: int) -> np.ndarray:  # (m, F, Ho, Wo): the conv output's gradient
+        def pool_grad(n0: int, m: int, out=None) -> np.ndarray:  # (m, F, Ho, Wo): the conv output's gradient
             rows = slice(n0, n0 + m)
-            return max_unpool(dy[rows], pwin, hcode[rows], vcode[rows], (m, f, *in_hw), pctx)
+            live = None if relu_y is None else relu_y[rows]
+            return max_unpool(dy[rows], pwin, hcode[rows], vcode[rows], (m, f, *in_hw), pctx, live, out)
 
         return run_backward(attrs, None, conv_cache, params, grads, need_dx, ctx, source=pool_grad, out_budget=OUT_BUDGET)

@@ -18,9 +18,11 @@ the single phase: the padded input itself, no copy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from . import compiled
 from .windows import Window
 
 
@@ -84,10 +86,13 @@ def unphase(dq: np.ndarray, g: Wide, dxp: np.ndarray) -> None:
 
 
 def im2col(q: np.ndarray, g: Wide, out: np.ndarray) -> np.ndarray:
-    """Phases q (n, C, phases, Hq * Wq) -> out (n, C * kh * kw, L) wide-row columns, rows ordered
-    (c, i, j) as the weight's (C, kh, kw)."""
+    """Phases q (n, C, phases, Hq * Wq) -> the first C * kh * kw rows of out (n, rows, L): wide-row
+    columns, rows ordered (c, i, j) as the weight's (C, kh, kw); later rows are left alone."""
     n, c = q.shape[:2]
-    cols = out.view()
+    if compiled.enabled():
+        compiled.loops().wide_im2col(q, _tap_array(g), g.length, out)
+        return out
+    cols = out[:, : c * len(g.taps)].view()
     cols.shape = (n, c, len(g.taps), g.length)  # a view even of a row slice (raises rather than copy)
     for t, (ph, off) in enumerate(g.taps):
         cols[:, :, t] = q[:, :, ph, off : off + g.length]
@@ -97,9 +102,18 @@ def im2col(q: np.ndarray, g: Wide, out: np.ndarray) -> np.ndarray:
 def col2im(dcols: np.ndarray, g: Wide, dq: np.ndarray) -> None:
     """dq (n, C, phases, Hq * Wq) += the column gradients (n, C * kh * kw, L), one add per offset."""
     n, c = dq.shape[:2]
+    if compiled.enabled():
+        compiled.loops().wide_col2im(dcols, _tap_array(g), g.length, dq)
+        return
     d4 = dcols.reshape(n, c, len(g.taps), g.length)
     for t, (ph, off) in enumerate(g.taps):
         dq[:, :, ph, off : off + g.length] += d4[:, :, t]
+
+
+@lru_cache(maxsize=64)
+def _tap_array(g: Wide) -> np.ndarray:
+    """g.taps as the (T, 2) int64 array the compiled loops take."""
+    return np.array(g.taps, dtype=np.int64).reshape(-1, 2)
 
 
 def valid(wide: np.ndarray, g: Wide) -> np.ndarray:

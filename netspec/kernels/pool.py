@@ -25,6 +25,7 @@ from math import prod
 import numpy as np
 
 from ..ir.graph import Shape
+from . import compiled
 from .activations import relu as relu_into
 from .registry import OpDef, ShapeError, register
 from .shapes import need_rank, resolve_pads, window_out
@@ -154,10 +155,42 @@ def _unpass(g, code, k: int, stride: int, axis: int, shape, ctx, key: str) -> np
     return out
 
 
-def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None) -> None:
-    """y (n, C, Ho, Wo) <- the max over each window of the padded input xp (n, C, Hp, Wp); with
-    hcode (n, C, Hp, Wo) and vcode (n, C, Ho, Wo) (training) also each pass's winning offsets.
-    Also the per-chunk pool of the fused conv -> max_pool step (conv_pool.py)."""
+def _as_rows(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """(n, C, H, W) with contiguous rows (a plain array, or the valid positions of a conv's wide
+    rows) -> the (n, C, L) view whose row r starts at r * pitch, and that pitch: the compiled
+    loops then index contiguous runs (a 4-D view of unknown strides is not vectorized)."""
+    n, c, h, w = x.shape
+    pitch = x.strides[2] // x.itemsize
+    flat = np.lib.stride_tricks.as_strided(x, (n, c, (h - 1) * pitch + w), (x.strides[0], x.strides[1], x.itemsize))
+    return flat, pitch
+
+
+def _compiled_pool(win: Window, x: np.ndarray) -> bool:
+    """Whether the compiled loops run this pool: (kh, 2) windows, kh 1 or 2 (2x2, and 2 in 1-D),
+    over an array whose rows are contiguous."""
+    return win.kernel[0] <= 2 and win.kernel[1] == 2 and x.strides[3] == x.itemsize and compiled.enabled()
+
+
+def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None, relu: bool = False) -> None:
+    """y (n, C, Ho, Wo) <- the max over each window of the padded input xp (n, C, Hp, Wp), then
+    relu(y) if `relu`; with hcode (n, C, Hp, Wo) and vcode (n, C, Ho, Wo) (training) also each
+    pass's winning offsets. Also the per-chunk pool of the fused conv -> max_pool step."""
+    (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.strides, win.out_hw
+    n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
+    if _compiled_pool(win, xp):
+        flat, pitch = _as_rows(xp)
+        if hcode is None:
+            compiled.loops().max_pool2(flat, pitch, xp.shape[3], kh, win.strides, y, relu)
+        else:
+            rows = scratch(ctx, "rows", (n, c, hp, wo), xp.dtype)
+            compiled.loops().max_pool2_codes(flat, pitch, kh, win.strides, rows, hcode, y, vcode, relu)
+        return
+    _numpy_max_pool(xp, win, y, hcode, vcode, ctx)
+    if relu:
+        relu_into(y, y)
+
+
+def _numpy_max_pool(xp, win: Window, y, hcode, vcode, ctx) -> None:
     (kh, kw), (sh, sw), (ho, wo) = win.kernel, win.strides, win.out_hw
     n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
     if hcode is not None:  # the row pass first: its codes then name the row-major first maximum
@@ -172,11 +205,26 @@ def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None) -> None:
         _max_pass(v, y, None, kw, sw, 3, ctx, "h")
 
 
-def max_unpool(dy, win: Window, hcode, vcode, padded_shape, ctx=None) -> np.ndarray:
-    """The gradient of `max_pool_into` on the padded input: dy (n, C, Ho, Wo) to the winners."""
+def max_unpool(dy, win: Window, hcode, vcode, padded_shape, ctx=None, relu_y=None, out=None) -> np.ndarray:
+    """The gradient of `max_pool_into` on the padded input: dy (n, C, Ho, Wo) to the winners,
+    counted only where relu_y > 0 when a relu sits behind the pool (relu_y: its output); into
+    `out` (any (n, C, Hp, Wp) view with contiguous rows, e.g. a conv's wide-row dy) if given."""
     (kh, kw), (sh, sw) = win.kernel, win.strides
+    dest = out if out is not None else scratch(ctx, "dxp", padded_shape, dy.dtype)
+    if _compiled_pool(win, dest) and sh >= kh and sw >= kw:  # windows that do not overlap
+        flat, pitch = _as_rows(dest)
+        live = relu_y if relu_y is not None else dy
+        compiled.loops().max_unpool2(dy, live, relu_y is not None, hcode, vcode, kh, win.strides, flat, pitch,
+                                     *padded_shape[2:])  # fmt: skip
+        return dest
+    if relu_y is not None:
+        dy = relu_masked(dy, relu_y, ctx)
     dh = _unpass(dy, vcode, kh, sh, 2, hcode.shape, ctx, "dh")
-    return _unpass(dh, hcode, kw, sw, 3, padded_shape, ctx, "dxp")
+    dxp = _unpass(dh, hcode, kw, sw, 3, padded_shape, ctx, "dxp")
+    if out is None:
+        return dxp
+    out[...] = dxp
+    return out
 
 
 def max_forward(attrs, xs, params, ctx):
@@ -191,10 +239,11 @@ def max_forward(attrs, xs, params, ctx):
     if ctx is not None and ctx.training:  # only the backward reads the codes
         hcode = scratch(ctx, "hcode", (n, c, hp, win.out_hw[1]), np.uint8)
         vcode = scratch(ctx, "vcode", y.shape, np.uint8)
-    max_pool_into(xp, win, y, hcode, vcode, ctx)
     # a relu in front, moved behind by the plan: max(relu(x)) = relu(max(x)) on k^2 times
     # fewer elements; the backward masks dy by y > 0 (the same gradient: see the plan)
-    relu_y = relu_into(y, y) if ctx is not None and ctx.relu_output else None
+    relu = ctx is not None and ctx.relu_output
+    max_pool_into(xp, win, y, hcode, vcode, ctx, relu=relu)
+    relu_y = y if relu else None
     return from_2d(y, attrs["nd"]), (win, xp.shape, hcode, vcode, relu_y)
 
 
@@ -211,9 +260,7 @@ def max_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     if hcode is None:
         raise ValueError("max_pool backward needs a training-mode forward pass (it records the winners)")
     dy = dy.reshape(vcode.shape)
-    if relu_y is not None:
-        dy = relu_masked(dy, relu_y, ctx)
-    return [_unpad(max_unpool(dy, win, hcode, vcode, padded_shape, ctx), win, attrs["nd"], ctx)]
+    return [_unpad(max_unpool(dy, win, hcode, vcode, padded_shape, ctx, relu_y), win, attrs["nd"], ctx)]
 
 
 # --- avg_pool ---------------------------------------------------------------------------------

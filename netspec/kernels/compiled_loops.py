@@ -1,0 +1,229 @@
+"""Numba loops for the kernels' data movement (see compiled.py for when they run).
+
+Each loop does what the numpy code it stands in for does, element for element: the same copies,
+the same maxima with the same first-winner codes, the same sums added in the same order. Loops
+index 1-D views from zero (`src[i]`, not `row[off + i]`): the offset form kept LLVM from
+vectorizing the copies (4x slower, measured on conv 16->32 columns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def wide_im2col(q, taps, length, cols):
+    """cols[s, c * T + t, :length] = q[s, c, phase_t, offset_t:][:length] (conv_wide.im2col);
+    q (n, C, phases, Hq * Wq), cols (n, >= C * T, >= length), taps (T, 2) = (phase, offset)."""
+    n, ch, nt = q.shape[0], q.shape[1], taps.shape[0]
+    for s in range(n):
+        for c in range(ch):
+            for t in range(nt):
+                src, dst = q[s, c, taps[t, 0], taps[t, 1] :], cols[s, c * nt + t]
+                for i in range(length):
+                    dst[i] = src[i]
+
+
+@njit(cache=True, nogil=True)
+def wide_col2im(dcols, taps, length, dq):
+    """dq[s, c, phase_t, offset_t:][:length] += dcols[s, c * T + t] for t in order (conv_wide.col2im)."""
+    n, ch, nt = dq.shape[0], dq.shape[1], taps.shape[0]
+    for s in range(n):
+        for c in range(ch):
+            for t in range(nt):
+                src, dst = dcols[s, c * nt + t], dq[s, c, taps[t, 0], taps[t, 1] :]
+                for i in range(length):
+                    dst[i] += src[i]
+
+
+@njit(cache=True, nogil=True)
+def im2col(xp, kernel, strides, dilations, out_hw, cols):
+    """Plain columns: cols[s, (c, i, j), a * Wo + b] = xp[s, c, i dh + a sh, j dw + b sw]
+    (conv._im2col); cols (n, >= C kh kw, Ho Wo)."""
+    n, ch = xp.shape[0], xp.shape[1]
+    kh, kw = kernel
+    sh, sw = strides
+    dh, dw = dilations
+    ho, wo = out_hw
+    for s in range(n):
+        for c in range(ch):
+            for i in range(kh):
+                for j in range(kw):
+                    dst = cols[s, (c * kh + i) * kw + j]
+                    for a in range(ho):
+                        src, row = xp[s, c, i * dh + a * sh, j * dw :], dst[a * wo :]
+                        if sw == 1:  # a contiguous run: vectorized only when written so
+                            for b in range(wo):
+                                row[b] = src[b]
+                        else:
+                            for b in range(wo):
+                                row[b] = src[b * sw]
+
+
+@njit(cache=True, nogil=True)
+def _relu_rows(y):
+    """y <- max(y, 0) (activations.relu: np.maximum, so NaN stays NaN)."""
+    n, ch, ho, wo = y.shape
+    for s in range(n):
+        for c in range(ch):
+            for i in range(ho):
+                out = y[s, c, i]
+                for j in range(wo):
+                    out[j] = np.maximum(out[j], 0)
+
+
+@njit(cache=True, nogil=True)
+def _codes_2x2(xp, pitch, rows, hcode, y, vcode):
+    """max_pool2_codes at kernel and stride 2 x 2, its loops written apart from the general
+    case's with the stride literal: LLVM then vectorizes the pairs (2.7x faster than the same
+    loops with `j * sw`, or with a branch on the stride inside one loop, measured)."""
+    n, ch, hp = xp.shape[0], xp.shape[1], rows.shape[2]
+    ho, wo = y.shape[2], y.shape[3]
+    for s in range(n):
+        for c in range(ch):
+            for r in range(hp):
+                src, out, code = xp[s, c, r * pitch :], rows[s, c, r], hcode[s, c, r]
+                for j in range(wo):
+                    a, b = src[2 * j], src[2 * j + 1]
+                    out[j], code[j] = np.maximum(a, b), b > a
+            for i in range(ho):
+                out, code, ra, rb = y[s, c, i], vcode[s, c, i], rows[s, c, 2 * i], rows[s, c, 2 * i + 1]
+                for j in range(wo):
+                    out[j], code[j] = np.maximum(ra[j], rb[j]), rb[j] > ra[j]
+
+
+@njit(cache=True, nogil=True)
+def max_pool2_codes(xp, pitch, kh, strides, rows, hcode, y, vcode, relu):
+    """A (kh, 2) max pool, kh 1 or 2, as pool.max_pool_into's two passes with codes: rows (n, C,
+    Hp, Wo) <- each row's max over its 2 offsets, hcode 1 where the second strictly wins; y (n,
+    C, Ho, Wo) <- the max of those over the kh rows, vcode likewise (np.maximum: NaN propagates
+    as in the numpy passes; codes are the same strict comparisons); then relu(y) if `relu`. xp
+    is (n, C, L): image row r starts at r * pitch (pool.py's `_as_rows`)."""
+    sh, sw = strides
+    if kh == 2 and sh == 2 and sw == 2:
+        _codes_2x2(xp, pitch, rows, hcode, y, vcode)
+    else:
+        n, ch, hp = xp.shape[0], xp.shape[1], rows.shape[2]
+        for s in range(n):
+            for c in range(ch):
+                for r in range(hp):
+                    src, out, code = xp[s, c, r * pitch :], rows[s, c, r], hcode[s, c, r]
+                    for j in range(out.shape[0]):
+                        a, b = src[j * sw], src[j * sw + 1]
+                        out[j], code[j] = np.maximum(a, b), b > a
+                for i in range(y.shape[2]):
+                    out, code, ra = y[s, c, i], vcode[s, c, i], rows[s, c, i * sh]
+                    rb = rows[s, c, i * sh + kh - 1]
+                    for j in range(out.shape[0]):
+                        if kh == 1:
+                            out[j], code[j] = ra[j], 0
+                        else:
+                            out[j], code[j] = np.maximum(ra[j], rb[j]), rb[j] > ra[j]
+    if relu:
+        _relu_rows(y)
+
+
+@njit(cache=True, nogil=True)
+def max_pool2(xp, pitch, wp, kh, strides, y, relu):
+    """y (n, C, Ho, Wo) <- the max over each (kh, 2) window of xp (n, C, L; rows of wp values at
+    a pitch, as in max_pool2_codes), kh 1 or 2 (inference: no codes): the max of the window's
+    rows first, then of each pair along it; then relu(y) if `relu`."""
+    n, ch = xp.shape[0], xp.shape[1]
+    sh, sw = strides
+    ho = y.shape[2]
+    both = np.empty(wp, xp.dtype)
+    for s in range(n):
+        for c in range(ch):
+            for i in range(ho):
+                ra, rb, out = xp[s, c, i * sh * pitch :], xp[s, c, (i * sh + kh - 1) * pitch :], y[s, c, i]
+                for t in range(wp):
+                    both[t] = np.maximum(ra[t], rb[t])
+                if sw == 2:
+                    for j in range(out.shape[0]):
+                        out[j] = np.maximum(both[2 * j], both[2 * j + 1])
+                else:
+                    for j in range(out.shape[0]):
+                        out[j] = np.maximum(both[j * sw], both[j * sw + 1])
+    if relu:
+        _relu_rows(y)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _live(g, lv, masked):
+    """g, or g * 0 (what numpy's g * False gives, NaN and inf included) where the relu behind
+    the pool cut its output (lv <= 0)."""
+    return g * np.float32(lv > 0) if masked else g
+
+
+@njit(cache=True, nogil=True)
+def _unpool_2x2(dy, live, masked, hcode, vcode, dxp, pitch, wp):
+    """max_unpool2 at kernel and stride 2 x 2: each window's four inputs written once. The
+    numpy passes' arithmetic (pool._unpass, codes 0/1): the second offset gets g * code, the
+    first g - that. One loop per destination row: with both rows in one loop LLVM cannot rule
+    out that they overlap and does not vectorize (measured 1.6x slower)."""
+    n, ch, ho, wo = dy.shape
+    first, second = np.empty(wo, dy.dtype), np.empty(wo, dy.dtype)  # each window's two rows
+    for s in range(n):
+        for c in range(ch):
+            for i in range(ho):
+                gr, lv, vc = dy[s, c, i], live[s, c, i], vcode[s, c, i]
+                for j in range(wo):
+                    g = _live(gr[j], lv[j], masked)
+                    second[j] = g * np.float32(vc[j])
+                    first[j] = g - second[j]
+                for src, r in ((first, 2 * i), (second, 2 * i + 1)):
+                    hc, d = hcode[s, c, r], dxp[s, c, r * pitch : r * pitch + wp]
+                    for j in range(wo):
+                        right = src[j] * np.float32(hc[j])
+                        d[2 * j + 1] = right
+                        d[2 * j] = src[j] - right
+                    d[2 * wo :] = 0  # inputs no window covers
+
+
+@njit(cache=True, nogil=True)
+def max_unpool2(dy, live, masked, hcode, vcode, kh, strides, dxp, pitch, hp, wp):
+    """The gradient of max_pool2_codes for windows that do not overlap (strides >= kernel): dxp
+    (n, C, L; rows of wp values at a pitch, as max_pool2_codes reads them) <- dy (n, C, Ho, Wo)
+    at each window's winner, 0 at every other input. If `masked` (a relu behind the pool, whose
+    output is `live`), dy counts only where live > 0, as pool.relu_masked makes it."""
+    n, ch, ho, wo = dy.shape
+    sh, sw = strides
+    if kh == 2 and sh == 2 and sw == 2:
+        _unpool_2x2(dy, live, masked, hcode, vcode, dxp, pitch, wp)
+        for s in range(n):
+            for c in range(ch):
+                dxp[s, c, 2 * ho * pitch : (hp - 1) * pitch + wp] = 0  # rows no window covers
+        return
+    for s in range(n):
+        for c in range(ch):
+            for r in range(hp):
+                dxp[s, c, r * pitch : r * pitch + wp] = 0
+            for i in range(ho):
+                gr, lv, vc = dy[s, c, i], live[s, c, i], vcode[s, c, i]
+                for a in range(kh):  # each window offset gets g * (code == offset), as numpy's passes
+                    r = i * sh + a
+                    hc, d = hcode[s, c, r], dxp[s, c, r * pitch :]
+                    for j in range(wo):
+                        g = _live(gr[j], lv[j], masked) * np.float32(vc[j] == a)
+                        d[j * sw] = g * np.float32(hc[j] == 0)
+                        d[j * sw + 1] = g * np.float32(hc[j] == 1)
+
+
+@njit(cache=True, nogil=True)
+def pad(x, top, left, value, out):
+    """out (n, C, Hp, Wp) <- x (n, C, H, W) at (top, left), `value` everywhere else (Window.pad)."""
+    n, ch, h, w = x.shape
+    hp, wp = out.shape[2], out.shape[3]
+    for s in range(n):
+        for c in range(ch):
+            for r in range(hp):
+                row = out[s, c, r]
+                if r < top or r >= top + h:
+                    row[:] = value
+                    continue
+                src, dst = x[s, c, r - top], row[left:]
+                row[:left] = value
+                for t in range(w):
+                    dst[t] = src[t]
+                row[left + w :] = value
