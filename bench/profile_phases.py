@@ -22,7 +22,7 @@ from profile_plan import random_input, spec_parser, spec_plan
 from threadpoolctl import threadpool_limits
 
 from netspec.api import load_spec
-from netspec.kernels import conv, conv_pool, conv_wide, pool
+from netspec.kernels import conv, conv_pool, conv_wide, max_pool, pool
 
 # (module, function, kind): the kernels' internal steps, by what they do
 PIECES = [
@@ -33,7 +33,7 @@ PIECES = [
     (conv_pool, "max_pool_into", "max-pool passes"),
     (pool, "max_unpool", "max-pool gradient"),
     (conv_pool, "max_unpool", "max-pool gradient"),
-    (pool, "relu_masked", "relu mask behind a pool"),
+    (max_pool, "relu_masked", "relu mask behind a pool"),
 ]
 
 

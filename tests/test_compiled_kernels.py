@@ -133,22 +133,26 @@ def test_max_pool_propagates_nan_and_inf_as_numpy_does(case):
 
 
 def test_pool_over_a_conv_s_wide_rows_matches_numpy():
-    """The fused step pools strided views of the conv's wide-row buffer (valid positions only)."""
+    """The fused step pools strided views of the conv's wide-row buffer (valid positions only)
+    and writes the pool's gradient back into such a view, leaving the other positions alone."""
     from netspec.kernels import conv_wide
-    from netspec.kernels.pool import max_pool_into
+    from netspec.kernels.max_pool import max_pool_into, max_unpool
 
-    win = Window((3, 3), (1, 1), (1, 1), (1, 1, 1, 1), (10, 10), (10, 10))
+    win = Window((3, 3), (1, 1), (1, 1), (1, 1, 1, 1), (11, 11), (11, 11))  # odd: a row and column no window reads
     g = conv_wide.geometry(win)
-    wide = np.random.default_rng(8).standard_normal((3, 4, g.length)).astype(np.float32)
-    view = conv_wide.valid(wide, g)
-    pwin = Window((2, 2), (2, 2), (1, 1), (0, 0, 0, 0), (10, 10), (5, 5))
+    rng = np.random.default_rng(8)
+    wide = rng.standard_normal((3, 4, g.length)).astype(np.float32)
+    dy = rng.standard_normal((3, 4, 5, 5)).astype(np.float32)
+    pwin = Window((2, 2), (2, 2), (1, 1), (0, 0, 0, 0), (11, 11), (5, 5))
 
     def pool():
-        y, hc, vc = np.empty((3, 4, 5, 5), np.float32), np.empty((3, 4, 10, 5), np.uint8), np.empty((3, 4, 5, 5), np.uint8)
-        max_pool_into(view, pwin, y, hc, vc)
+        y, hc, vc = np.empty((3, 4, 5, 5), np.float32), np.empty((3, 4, 11, 5), np.uint8), np.empty((3, 4, 5, 5), np.uint8)
+        max_pool_into(conv_wide.valid(wide, g), pwin, y, hc, vc, relu=True)
         y2 = np.empty_like(y)
-        max_pool_into(view, pwin, y2)
-        return {"y": y, "hcode": hc, "vcode": vc, "y no codes": y2}
+        max_pool_into(conv_wide.valid(wide, g), pwin, y2)
+        dwide = np.full_like(wide, 7.0)  # the garbage positions must keep their value
+        max_unpool(dy, pwin, hc, vc, (3, 4, 11, 11), relu_y=y, out=conv_wide.valid(dwide, g))
+        return {"y": y, "y no codes": y2, "dy on wide rows": dwide}
 
     _assert_same_bits(*_both(pool))
 

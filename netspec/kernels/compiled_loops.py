@@ -74,52 +74,29 @@ def _relu_rows(y):
 
 
 @njit(cache=True, nogil=True)
-def _codes_2x2(xp, pitch, rows, hcode, y, vcode):
-    """max_pool2_codes at kernel and stride 2 x 2, its loops written apart from the general
-    case's with the stride literal: LLVM then vectorizes the pairs (2.7x faster than the same
-    loops with `j * sw`, or with a branch on the stride inside one loop, measured)."""
+def max_pool2_codes(xp, pitch, kh, strides, rows, hcode, y, vcode, relu):
+    """A (kh, 2) max pool, kh 1 or 2, as max_pool.max_pool_into's two passes with codes: rows (n, C,
+    Hp, Wo) <- each row's max over its 2 offsets, hcode 1 where the second strictly wins; y (n,
+    C, Ho, Wo) <- the max of those over the kh rows, vcode likewise (np.maximum: NaN propagates
+    as in the numpy passes; codes are the same strict comparisons); then relu(y) if `relu`. xp
+    is (n, C, L): image row r starts at r * pitch (max_pool.py's `_as_rows`)."""
+    sh, sw = strides
     n, ch, hp = xp.shape[0], xp.shape[1], rows.shape[2]
-    ho, wo = y.shape[2], y.shape[3]
     for s in range(n):
         for c in range(ch):
             for r in range(hp):
                 src, out, code = xp[s, c, r * pitch :], rows[s, c, r], hcode[s, c, r]
-                for j in range(wo):
-                    a, b = src[2 * j], src[2 * j + 1]
+                for j in range(out.shape[0]):
+                    a, b = src[j * sw], src[j * sw + 1]
                     out[j], code[j] = np.maximum(a, b), b > a
-            for i in range(ho):
-                out, code, ra, rb = y[s, c, i], vcode[s, c, i], rows[s, c, 2 * i], rows[s, c, 2 * i + 1]
-                for j in range(wo):
-                    out[j], code[j] = np.maximum(ra[j], rb[j]), rb[j] > ra[j]
-
-
-@njit(cache=True, nogil=True)
-def max_pool2_codes(xp, pitch, kh, strides, rows, hcode, y, vcode, relu):
-    """A (kh, 2) max pool, kh 1 or 2, as pool.max_pool_into's two passes with codes: rows (n, C,
-    Hp, Wo) <- each row's max over its 2 offsets, hcode 1 where the second strictly wins; y (n,
-    C, Ho, Wo) <- the max of those over the kh rows, vcode likewise (np.maximum: NaN propagates
-    as in the numpy passes; codes are the same strict comparisons); then relu(y) if `relu`. xp
-    is (n, C, L): image row r starts at r * pitch (pool.py's `_as_rows`)."""
-    sh, sw = strides
-    if kh == 2 and sh == 2 and sw == 2:
-        _codes_2x2(xp, pitch, rows, hcode, y, vcode)
-    else:
-        n, ch, hp = xp.shape[0], xp.shape[1], rows.shape[2]
-        for s in range(n):
-            for c in range(ch):
-                for r in range(hp):
-                    src, out, code = xp[s, c, r * pitch :], rows[s, c, r], hcode[s, c, r]
-                    for j in range(out.shape[0]):
-                        a, b = src[j * sw], src[j * sw + 1]
-                        out[j], code[j] = np.maximum(a, b), b > a
-                for i in range(y.shape[2]):
-                    out, code, ra = y[s, c, i], vcode[s, c, i], rows[s, c, i * sh]
-                    rb = rows[s, c, i * sh + kh - 1]
-                    for j in range(out.shape[0]):
-                        if kh == 1:
-                            out[j], code[j] = ra[j], 0
-                        else:
-                            out[j], code[j] = np.maximum(ra[j], rb[j]), rb[j] > ra[j]
+            for i in range(y.shape[2]):
+                out, code, ra = y[s, c, i], vcode[s, c, i], rows[s, c, i * sh]
+                rb = rows[s, c, i * sh + kh - 1]
+                for j in range(out.shape[0]):
+                    if kh == 1:
+                        out[j], code[j] = ra[j], 0
+                    else:
+                        out[j], code[j] = np.maximum(ra[j], rb[j]), rb[j] > ra[j]
     if relu:
         _relu_rows(y)
 
@@ -157,28 +134,53 @@ def _live(g, lv, masked):
 
 
 @njit(cache=True, nogil=True)
-def _unpool_2x2(dy, live, masked, hcode, vcode, dxp, pitch, wp):
-    """max_unpool2 at kernel and stride 2 x 2: each window's four inputs written once. The
-    numpy passes' arithmetic (pool._unpass, codes 0/1): the second offset gets g * code, the
-    first g - that. One loop per destination row: with both rows in one loop LLVM cannot rule
-    out that they overlap and does not vectorize (measured 1.6x slower)."""
-    n, ch, ho, wo = dy.shape
-    first, second = np.empty(wo, dy.dtype), np.empty(wo, dy.dtype)  # each window's two rows
+def max_pool2x2(xp, pitch, y, code, relu):
+    """The 2x2 stride-2 max pool in one pass: y (n, C, Ho, Wo) <- the max of each window of xp
+    (n, C, L; rows at a pitch, as in max_pool2_codes), relu'd if `relu`; code (uint8, y's shape)
+    <- the numpy passes' three comparisons packed: bit 0 the bottom row's max strictly beats the
+    top's, bit 1 (2) the top row's right input beats its left, bit 2 (4) the same in the bottom
+    row. The same values and the same winners as the two passes, and a third of their codes."""
+    n, ch, ho, wo = y.shape
     for s in range(n):
         for c in range(ch):
             for i in range(ho):
-                gr, lv, vc = dy[s, c, i], live[s, c, i], vcode[s, c, i]
+                ra, rb = xp[s, c, 2 * i * pitch :], xp[s, c, (2 * i + 1) * pitch :]
+                out, cd = y[s, c, i], code[s, c, i]
+                for j in range(wo):  # the stride literal: LLVM vectorizes the pairs
+                    a0, a1, b0, b1 = ra[2 * j], ra[2 * j + 1], rb[2 * j], rb[2 * j + 1]
+                    top, bottom = np.maximum(a0, a1), np.maximum(b0, b1)
+                    m = np.maximum(top, bottom)
+                    out[j] = np.maximum(m, 0) if relu else m
+                    cd[j] = (bottom > top) + 2 * (a1 > a0) + 4 * (b1 > b0)
+
+
+@njit(cache=True, nogil=True)
+def max_unpool2x2(dy, live, masked, code, dxp, pitch, hp, wp):
+    """The gradient of max_pool2x2 into dxp (n, C, L; rows of wp values at a pitch), with the
+    numpy passes' arithmetic (max_pool._unpass): the bottom row gets g * bit 0, the top g - that;
+    in each row the right input gets its share * its bit, the left the share - that. If
+    `masked`, dy counts only where live > 0 (the relu behind the pool). One loop per
+    destination row: with both rows in one loop LLVM cannot rule out that they overlap and does
+    not vectorize (measured 1.6x slower)."""
+    n, ch, ho, wo = dy.shape
+    top, bottom = np.empty(wo, dy.dtype), np.empty(wo, dy.dtype)
+    for s in range(n):
+        for c in range(ch):
+            for i in range(ho):
+                gr, lv, cd = dy[s, c, i], live[s, c, i], code[s, c, i]
                 for j in range(wo):
                     g = _live(gr[j], lv[j], masked)
-                    second[j] = g * np.float32(vc[j])
-                    first[j] = g - second[j]
-                for src, r in ((first, 2 * i), (second, 2 * i + 1)):
-                    hc, d = hcode[s, c, r], dxp[s, c, r * pitch : r * pitch + wp]
+                    bottom[j] = g * np.float32(cd[j] & 1)
+                    top[j] = g - bottom[j]
+                for share, r, bit in ((top, 2 * i, 2), (bottom, 2 * i + 1, 4)):
+                    d = dxp[s, c, r * pitch : r * pitch + wp]
                     for j in range(wo):
-                        right = src[j] * np.float32(hc[j])
+                        right = share[j] * np.float32((cd[j] & bit) != 0)
                         d[2 * j + 1] = right
-                        d[2 * j] = src[j] - right
+                        d[2 * j] = share[j] - right
                     d[2 * wo :] = 0  # inputs no window covers
+            for r in range(2 * ho, hp):  # rows no window covers
+                dxp[s, c, r * pitch : r * pitch + wp] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -186,15 +188,9 @@ def max_unpool2(dy, live, masked, hcode, vcode, kh, strides, dxp, pitch, hp, wp)
     """The gradient of max_pool2_codes for windows that do not overlap (strides >= kernel): dxp
     (n, C, L; rows of wp values at a pitch, as max_pool2_codes reads them) <- dy (n, C, Ho, Wo)
     at each window's winner, 0 at every other input. If `masked` (a relu behind the pool, whose
-    output is `live`), dy counts only where live > 0, as pool.relu_masked makes it."""
+    output is `live`), dy counts only where live > 0, as max_pool.relu_masked makes it."""
     n, ch, ho, wo = dy.shape
     sh, sw = strides
-    if kh == 2 and sh == 2 and sw == 2:
-        _unpool_2x2(dy, live, masked, hcode, vcode, dxp, pitch, wp)
-        for s in range(n):
-            for c in range(ch):
-                dxp[s, c, 2 * ho * pitch : (hp - 1) * pitch + wp] = 0  # rows no window covers
-        return
     for s in range(n):
         for c in range(ch):
             for r in range(hp):
@@ -214,10 +210,9 @@ def max_unpool2(dy, live, masked, hcode, vcode, kh, strides, dxp, pitch, hp, wp)
 def pad(x, top, left, value, out):
     """out (n, C, Hp, Wp) <- x (n, C, H, W) at (top, left), `value` everywhere else (Window.pad)."""
     n, ch, h, w = x.shape
-    hp, wp = out.shape[2], out.shape[3]
     for s in range(n):
         for c in range(ch):
-            for r in range(hp):
+            for r in range(out.shape[2]):
                 row = out[s, c, r]
                 if r < top or r >= top + h:
                     row[:] = value

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import run_backward, run_forward
-from .pool import max_pool_into, max_unpool
+from .max_pool import max_pool_into, max_unpool
 from .registry import RunContext
 from .windows import from_2d, window_2d
 from .workspace import scratch
