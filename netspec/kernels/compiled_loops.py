@@ -134,17 +134,18 @@ def _live(g, lv, masked):
 
 
 @njit(cache=True, nogil=True)
-def max_pool2x2(xp, pitch, y, code, relu):
-    """The 2x2 stride-2 max pool in one pass: y (n, C, Ho, Wo) <- the max of each window of xp
-    (n, C, L; rows at a pitch, as in max_pool2_codes), relu'd if `relu`; code (uint8, y's shape)
-    <- the numpy passes' three comparisons packed: bit 0 the bottom row's max strictly beats the
-    top's, bit 1 (2) the top row's right input beats its left, bit 2 (4) the same in the bottom
-    row. The same values and the same winners as the two passes, and a third of their codes."""
+def max_pool2x2(xp, pitch, kh, y, code, relu):
+    """The (kh, 2) max pool at strides (kh, 2), kh 2 (2x2) or 1 (a 1-D pool of 2), in one pass:
+    y (n, C, Ho, Wo) <- the max of each window of xp (n, C, L; rows at a pitch, as in
+    max_pool2_codes), relu'd if `relu`; code (uint8, y's shape) <- the numpy passes' three
+    comparisons packed: bit 0 the bottom row's max strictly beats the top's, bit 1 (2) the top
+    row's right input beats its left, bit 2 (4) the same in the bottom row (at kh 1 the bottom
+    row is the top one). The same values and winners as the two passes, a third of the codes."""
     n, ch, ho, wo = y.shape
     for s in range(n):
         for c in range(ch):
             for i in range(ho):
-                ra, rb = xp[s, c, 2 * i * pitch :], xp[s, c, (2 * i + 1) * pitch :]
+                ra, rb = xp[s, c, kh * i * pitch :], xp[s, c, (kh * i + kh - 1) * pitch :]
                 out, cd = y[s, c, i], code[s, c, i]
                 for j in range(wo):  # the stride literal: LLVM vectorizes the pairs
                     a0, a1, b0, b1 = ra[2 * j], ra[2 * j + 1], rb[2 * j], rb[2 * j + 1]
@@ -155,8 +156,8 @@ def max_pool2x2(xp, pitch, y, code, relu):
 
 
 @njit(cache=True, nogil=True)
-def max_unpool2x2(dy, live, masked, code, dxp, pitch, hp, wp):
-    """The gradient of max_pool2x2 into dxp (n, C, L; rows of wp values at a pitch), with the
+def max_unpool2x2(dy, live, masked, code, kh, dxp, pitch, hp, wp):
+    """The gradient of max_pool2x2 (kernel (kh, 2)) into dxp (n, C, L; rows of wp values at a pitch), with the
     numpy passes' arithmetic (max_pool._unpass): the bottom row gets g * bit 0, the top g - that;
     in each row the right input gets its share * its bit, the left the share - that. If
     `masked`, dy counts only where live > 0 (the relu behind the pool). One loop per
@@ -172,14 +173,16 @@ def max_unpool2x2(dy, live, masked, code, dxp, pitch, hp, wp):
                     g = _live(gr[j], lv[j], masked)
                     bottom[j] = g * np.float32(cd[j] & 1)
                     top[j] = g - bottom[j]
-                for share, r, bit in ((top, 2 * i, 2), (bottom, 2 * i + 1, 4)):
+                for share, r, bit in ((top, kh * i, 2), (bottom, kh * i + 1, 4)):
+                    if r >= kh * (i + 1):  # a 1-D pool has no bottom row
+                        break
                     d = dxp[s, c, r * pitch : r * pitch + wp]
                     for j in range(wo):
                         right = share[j] * np.float32((cd[j] & bit) != 0)
                         d[2 * j + 1] = right
                         d[2 * j] = share[j] - right
                     d[2 * wo :] = 0  # inputs no window covers
-            for r in range(2 * ho, hp):  # rows no window covers
+            for r in range(kh * ho, hp):  # rows no window covers
                 dxp[s, c, r * pitch : r * pitch + wp] = 0
 
 

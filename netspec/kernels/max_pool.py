@@ -13,7 +13,7 @@ what the strided pass along the rows reads.
 
 Where the compiled loops run (compiled.py), (kh, 2) pools with kh 1 or 2 take them instead,
 with the same values, codes and gradients; the 2x2 stride-2 pool in training then runs in one
-pass and packs its three comparisons into vcode (hcode unused), which max_unpool reads back.
+pass (as does a 1-D pool of 2) and packs its three comparisons into vcode (hcode unused), which max_unpool reads back.
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ def _compiled_pool(win: Window, x: np.ndarray) -> bool:
 
 def _packed(win: Window) -> bool:
     """Whether a training-mode pool keeps its codes packed in vcode (compiled_loops.max_pool2x2:
-    the 2x2 stride-2 pool in one pass; hcode is then unused). max_pool_into and max_unpool decide
-    alike, so the backward reads the codes the forward wrote."""
-    return win.kernel == (2, 2) and win.strides == (2, 2) and compiled.enabled()
+    the 2x2 stride-2 pool, or a 1-D pool of 2 at stride 2, in one pass; hcode is then unused).
+    max_pool_into and max_unpool decide alike, so the backward reads the codes the forward wrote."""
+    return win.kernel in ((2, 2), (1, 2)) and win.strides == win.kernel and compiled.enabled()
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -136,7 +136,7 @@ def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None, relu: bo
     n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
     if hcode is not None and _packed(win):
         flat, pitch = _as_rows(_unit_rows(xp))
-        compiled.loops().max_pool2x2(flat, pitch, y, vcode, relu)
+        compiled.loops().max_pool2x2(flat, pitch, kh, y, vcode, relu)
         return
     if _compiled_pool(win, xp):
         flat, pitch = _as_rows(xp)
@@ -176,7 +176,7 @@ def max_unpool(dy, win: Window, hcode, vcode, padded_shape, ctx=None, relu_y=Non
     if _packed(win):
         target = _unit_rows(dest)  # a copy only for a destination without contiguous rows
         flat, pitch = _as_rows(target)
-        compiled.loops().max_unpool2x2(dy, live, relu_y is not None, vcode, flat, pitch, *padded_shape[2:])
+        compiled.loops().max_unpool2x2(dy, live, relu_y is not None, vcode, kh, flat, pitch, *padded_shape[2:])
         if target is not dest:
             dest[...] = target
         return dest
