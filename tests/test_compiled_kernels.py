@@ -206,3 +206,23 @@ def test_the_switch_and_the_fallback_without_numba():
     assert _enabled_in_child({compiled.ENV: "numpy"}) == "False"
     # Numba absent (an import that fails): the numpy kernels run, nothing raises
     assert _enabled_in_child({}, "import sys; sys.modules['numba'] = None; ") == "False"
+
+
+def test_numba_loads_only_for_a_kernel_that_wants_it():
+    code = (
+        "import sys, numpy as np\n"
+        "sys.path.insert(0, {tests!r})\n"
+        "from shape_helpers import build\n"
+        "from netspec.executor import ParamStore, Plan\n"
+        "def predict(shape, *layers):\n"
+        "    graph = build(shape, *layers).graph\n"
+        "    Plan(graph, ParamStore.create(graph, np.float32, np.random.default_rng(0))).predict(np.ones((2, *shape), np.float32))\n"
+        "predict([4], {{'type': 'dense', 'units': 3, 'activation': 'relu'}})\n"
+        "predict([5, 3], {{'type': 'lstm', 'units': 2}})\n"
+        "assert 'numba' not in sys.modules, 'an MLP or an LSTM loaded Numba'\n"
+        "predict([1, 6, 6], {{'type': 'conv2d', 'filters': 2, 'kernel_size': 3}}, {{'type': 'max_pool2d', 'pool_size': 2}})\n"
+        "print('numba' in sys.modules)\n"
+    ).format(tests=os.path.dirname(__file__))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
