@@ -95,9 +95,10 @@ def write_npy(folder: Path, rows: int, features: int, seed: int = 0) -> None:
     np.save(folder / "y.npy", rng.integers(0, 10, rows).astype(np.int64))
 
 
-def run_child(cmd: list[str], folder: Path) -> tuple[float, object, str, str, int]:
-    """(wall s, rusage of that child alone (os.wait4), stdout, stderr, exit code)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def run_child(cmd: list[str], folder: Path, env: dict | None = None) -> tuple[float, object, str, str, int]:
+    """(wall s, rusage of that child alone (os.wait4), stdout, stderr, exit code); `env` adds to
+    the child's environment."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
     out_path, err_path = folder / "child.out", folder / "child.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         t0 = time.perf_counter()

@@ -14,7 +14,6 @@ Each state runs --repeats times (cold: each with a fresh cache), alternating; me
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,13 +27,7 @@ HERE = Path(__file__).resolve().parent
 def run(spec: Path, epochs: int, env: dict, folder: Path) -> tuple[float, float]:
     cmd = [sys.executable, "-c", "from netspec_cli.main import main; main()", "train", str(spec),
            "--epochs", str(epochs), "--out", str(folder / "run"), "--json"]  # fmt: skip
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        wall, usage, _, stderr, code = run_child(cmd, folder)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    wall, usage, _, stderr, code = run_child(cmd, folder, env)
     if code != 0:
         raise SystemExit(f"netspec train failed ({code}):\n{stderr[-3000:]}")
     return wall, usage.ru_maxrss / 1024

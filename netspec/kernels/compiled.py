@@ -2,7 +2,8 @@
 
 Some kernels are data movement that numpy can only do one short image row per call: building
 conv columns, adding column gradients back (col2im), max pooling and its gradient. Their cost
-is per row, not per element (cnn_mnist: ~9 ms of a 16.5 ms training step, bench/profile_phases.py).
+is per row, not per element (cnn_mnist: ~9 ms of an 18.7 ms training step, bench/profile_phases.py
+with the numpy kernels).
 The same loops compiled run at memory speed. They compute the same values as the numpy code
 next to them (copies, maxima, and sums added in the same order), so either path gives the same
 results, and the numpy one stays as the fallback and the reference the tests compare against.
@@ -38,11 +39,17 @@ def enabled() -> bool:
     return _forced[-1] if _forced else _importable()
 
 
-def loops():
-    """The compiled loops module (imports Numba on first use)."""
-    from . import compiled_loops
+_loops = None
 
-    return compiled_loops
+
+def loops():
+    """The compiled loops module (imports Numba on first use; then kept: kernels ask per chunk)."""
+    global _loops
+    if _loops is None:
+        from . import compiled_loops
+
+        _loops = compiled_loops
+    return _loops
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 Each loop does what the numpy code it stands in for does, element for element: the same copies,
 the same maxima with the same first-winner codes, the same sums added in the same order. Loops
 index 1-D views from zero (`src[i]`, not `row[off + i]`): the offset form kept LLVM from
-vectorizing the copies (4x slower, measured on conv 16->32 columns).
+vectorizing the copies (4x slower in a prototype, on conv 16->32 columns).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def max_unpool2x2(dy, live, masked, code, kh, dxp, pitch, hp, wp):
     in each row the right input gets its share * its bit, the left the share - that. If
     `masked`, dy counts only where live > 0 (the relu behind the pool). One loop per
     destination row: with both rows in one loop LLVM cannot rule out that they overlap and does
-    not vectorize (measured 1.6x slower)."""
+    not vectorize (1.6x slower in a prototype)."""
     n, ch, ho, wo = dy.shape
     top, bottom = np.empty(wo, dy.dtype), np.empty(wo, dy.dtype)
     for s in range(n):

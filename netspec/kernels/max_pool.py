@@ -105,6 +105,8 @@ def _as_rows(x: np.ndarray) -> tuple[np.ndarray, int]:
     rows) -> the (n, C, L) view whose row r starts at r * pitch, and that pitch: the compiled
     loops then index contiguous runs (a 4-D view of unknown strides is not vectorized)."""
     n, c, h, w = x.shape
+    if x.flags.c_contiguous:  # a plain array: a reshape (0.15 us; as_strided takes ~3)
+        return x.reshape(n, c, h * w), w
     pitch = x.strides[2] // x.itemsize
     flat = np.lib.stride_tricks.as_strided(x, (n, c, (h - 1) * pitch + w), (x.strides[0], x.strides[1], x.itemsize))
     return flat, pitch
