@@ -176,31 +176,38 @@ CNN = [
 ]
 
 
-def _train_weights(steps: int = 5) -> tuple[bytes, bytes]:
-    """A CNN trained a few SGD steps through the whole plan (the fused conv -> pool steps included)."""
-    graph = build([1, 12, 12], *CNN).graph
+def train_weights(shape, layers, steps: int) -> tuple[bytes, bytes]:
+    """A network trained a few SGD steps through the whole plan (fused steps included): its
+    weights and its predictions after, as bytes."""
+    graph = build(shape, *layers).graph
     store = ParamStore.create(graph, np.float32, np.random.default_rng(0))
     plan = Plan(graph, store)
     rng = np.random.default_rng(1)
     for _ in range(steps):
-        x = rng.standard_normal((8, 1, 12, 12)).astype(np.float32)
+        x = rng.standard_normal((8, *shape)).astype(np.float32)
         z = plan.forward_train(x, np.random.default_rng(2))
         plan.backward((z - 1) / z.size)
         store.flat -= 0.1 * store.grad
     return store.flat.tobytes(), plan.predict(x).tobytes()
 
 
-def test_training_ends_with_the_same_weights_on_either_path(monkeypatch):
-    used = set()
-    real = compiled.loops
+def record_loops(monkeypatch, accessor: str) -> set[str]:
+    """The names the kernels ask `compiled.<accessor>()` for, collected from now on."""
+    used: set[str] = set()
+    real = getattr(compiled, accessor)
 
-    class Recorder:  # what the kernels ask compiled.loops() for
+    class Recorder:
         def __getattr__(self, name):
             used.add(name)
             return getattr(real(), name)
 
-    monkeypatch.setattr(compiled, "loops", Recorder)
-    fast, ref = _both(_train_weights)
+    monkeypatch.setattr(compiled, accessor, Recorder)
+    return used
+
+
+def test_training_ends_with_the_same_weights_on_either_path(monkeypatch):
+    used = record_loops(monkeypatch, "loops")
+    fast, ref = _both(lambda: train_weights([1, 12, 12], CNN, steps=5))
     assert fast == ref
     # the comparison means something only if the compiled side ran the loops at all
     assert {"im2col", "wide_im2col", "wide_col2im", "max_pool2x2", "max_unpool2x2", "max_pool2", "pad"} <= used, used
@@ -229,11 +236,14 @@ def test_numba_loads_only_for_a_kernel_that_wants_it():
         "    graph = build(shape, *layers).graph\n"
         "    Plan(graph, ParamStore.create(graph, np.float32, np.random.default_rng(0))).predict(np.ones((2, *shape), np.float32))\n"
         "predict([4], {{'type': 'dense', 'units': 3, 'activation': 'relu'}})\n"
-        "predict([5, 3], {{'type': 'lstm', 'units': 2}})\n"
-        "assert 'numba' not in sys.modules, 'an MLP or an LSTM loaded Numba'\n"
-        "predict([1, 6, 6], {{'type': 'conv2d', 'filters': 2, 'kernel_size': 3}}, {{'type': 'max_pool2d', 'pool_size': 2}})\n"
+        "predict([5, 3], {{'type': 'gru', 'units': 2}})\n"
+        "assert 'numba' not in sys.modules, 'an MLP or a GRU loaded Numba'\n"
+        "predict({shape}, *{layers!r})\n"
         "print('numba' in sys.modules)\n"
-    ).format(tests=os.path.dirname(__file__))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"
+    )
+    conv = [{"type": "conv2d", "filters": 2, "kernel_size": 3}, {"type": "max_pool2d", "pool_size": 2}]
+    for shape, layers in (([1, 6, 6], conv), ([5, 3], [{"type": "lstm", "units": 2}])):
+        child = code.format(tests=os.path.dirname(__file__), shape=shape, layers=layers)
+        out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "True", layers

@@ -1,11 +1,12 @@
-"""Whether the compiled loops (compiled_loops.py, Numba) run, and the switch that turns them off.
+"""Whether the compiled loops (compiled_loops.py and lstm_loops.py, Numba) run, and the switch that turns them off.
 
 Some kernels are data movement that numpy can only do one short image row per call: building
 conv columns, adding column gradients back (col2im), max pooling and its gradient. Their cost
 is per row, not per element (cnn_mnist: ~9 ms of an 18.7 ms training step, bench/profile_phases.py
-with the numpy kernels).
+with the numpy kernels). The lstm cell is a dozen numpy calls a step over arrays of a few
+thousand values, each costing more in call overhead than in arithmetic (lstm_loops.py).
 The same loops compiled run at memory speed. They compute the same values as the numpy code
-next to them (copies, maxima, and sums added in the same order), so either path gives the same
+next to them (copies, maxima, sums and products in the same order), so either path gives the same
 results, and the numpy one stays as the fallback and the reference the tests compare against.
 
 The compiled path runs when Numba imports, unless NETSPEC_KERNELS=numpy. Numba is imported on
@@ -39,17 +40,25 @@ def enabled() -> bool:
     return _forced[-1] if _forced else _importable()
 
 
-_loops = None
+_modules: dict[str, object] = {}
+
+
+def _module(name: str):
+    """A compiled loops module (imports Numba on first use; then kept: kernels ask per chunk)."""
+    mod = _modules.get(name)
+    if mod is None:
+        mod = _modules[name] = importlib.import_module(f"{__package__}.{name}")
+    return mod
 
 
 def loops():
-    """The compiled loops module (imports Numba on first use; then kept: kernels ask per chunk)."""
-    global _loops
-    if _loops is None:
-        from . import compiled_loops
+    """The conv and pool kernels' loops (compiled_loops.py)."""
+    return _module("compiled_loops")
 
-        _loops = compiled_loops
-    return _loops
+
+def lstm_loops():
+    """The lstm cell's loops (lstm_loops.py)."""
+    return _module("lstm_loops")
 
 
 @contextmanager

@@ -2,16 +2,18 @@
 variable-length training kernels (lstm_packed.py).
 
 Per-step arrays are feature-major: a gate block is one contiguous run (H, batch) or, in the
-packed layout, (H * running,). Every function here is elementwise over such runs, so it takes
-either shape. Gate blocks run in the internal order o, i, f, g (`internal`, `to_param_order`),
-with the sigmoid blocks' weights pre-scaled by 1/2: one tanh over all four blocks gives g and
-tanh(z / 2), and sigmoid(z) = 0.5 tanh(z / 2) + 0.5.
+packed layout, (H * running,), handled as 1-D runs of m values. Gate blocks run in the
+internal order o, i, f, g (`internal`, `to_param_order`), with the sigmoid blocks' weights
+pre-scaled by 1/2: one tanh over all four blocks gives g and tanh(z / 2), and sigmoid(z) =
+0.5 tanh(z / 2) + 0.5. `Cell` runs the elementwise part on the compiled loops (lstm_loops.py)
+where they run, else on numpy, with the same values either way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import compiled
 from .recurrent_buffers import give, take
 
 # forward pre-scaling of the internal blocks o, i, f (g is unscaled): tanh(u) = tanh(z / 2)
@@ -36,18 +38,60 @@ def to_param_order(src: np.ndarray, dst: np.ndarray, h: int) -> None:
     dst[..., 3 * h :] = src[..., :h]
 
 
-def cell(z, u, cy, c_out, tc_out, h_out, w) -> None:
-    """One step's cell update, all (·, H, B) or (·, H * n): z = [z_o/2, z_i/2, z_f/2, z_g] (the
-    GEMM's output; may be u itself) -> u = o, i, f, g; cy[0] <- g; c_out <- f cy[1] + i g;
-    tc_out <- tanh(c); h_out <- o tc."""
-    np.tanh(z, out=u)
-    s = u[:3]
-    s *= 0.5
-    s += 0.5  # o, i, f = sigmoid(z) = 0.5 tanh(z / 2) + 0.5
-    np.copyto(cy[0], u[3])  # g, next to c_{t-1}
-    np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
-    np.add(w[0], w[1], out=c_out)
-    np.multiply(u[0], np.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
+class Cell:
+    """The cell's elementwise math for one kernel call: on the compiled loops (lstm_loops.py)
+    where they run, else numpy; either gives the same values. Per-step arrays are 1-D runs of
+    m = H x (samples) values, contiguous; G (4, L) and CY (2, L) hold the step's gate and
+    [g, c_{t-1}] blocks at columns lo:hi (one step's whole array with lo = 0 in the full-batch
+    kernels; the block-major arrays of all steps in the packed ones). Made once per call: a
+    step is ~10 us, so what can be looked up once is."""
+
+    def __init__(self, dtype):
+        self.loops = compiled.lstm_loops() if compiled.enabled() else None
+        self.writes_dz = self.loops is not None  # see `backward`
+        self.half, self.one = np.dtype(dtype).type(0.5), np.dtype(dtype).type(1)
+
+    def forward(self, z, G, CY, lo, hi, c_out, tc_out, h_out, w) -> None:
+        """z (4, m) = [z_o/2, z_i/2, z_f/2, z_g] (the GEMM's output; may be G[:, lo:hi] itself)
+        -> G[:, lo:hi] = o, i, f, g; CY[0, lo:hi] <- g (next to c_{t-1} in CY[1]); c_out <- f
+        c_{t-1} + i g; tc_out <- tanh(c); h_out <- o tc. w: (2, m) scratch."""
+        u = G[:, lo:hi]
+        np.tanh(z, out=u)
+        if self.loops is not None:  # the same products and sums in one call
+            self.loops.gates(G, CY, lo, hi, c_out, self.half)
+        else:
+            s = u[:3]
+            s *= 0.5
+            s += 0.5  # o, i, f = sigmoid(z) = 0.5 tanh(z / 2) + 0.5
+            cy = CY[:, lo:hi]
+            np.copyto(cy[0], u[3])  # g, next to c_{t-1}
+            np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
+            np.add(w[0], w[1], out=c_out)
+        np.multiply(u[0], np.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
+
+    def factors(self, G, CY, TC):
+        """What `backward` needs besides the step's own arrays: numpy's backward factors for
+        all steps at once (`backward_factors`), or None where the compiled loop computes them
+        step by step."""
+        return None if self.loops is not None else backward_factors(G, CY, TC)
+
+    def backward(self, G, CY, lo, hi, tc, dh, dc_in, zt, fac, dz, col) -> None:
+        """One BPTT step: zt (6, m) <- [dc_t, dz_o, dz_i, dz_f, dz_g, dc_{t-1}] (dz in the
+        internal gate order) from dh = dL/dh_t and dc_in = the rest of dL/dc_t (f_{t+1} dc_{t+1}
+        and any gradient entering at c_t; zeros for none), with the step's G[:, lo:hi],
+        CY[:, lo:hi] and tc = tanh(c_t); fac: this step's (AB (2, m), P (4, m)) of `factors`.
+        If `writes_dz`, the step's dz (4H, n) also goes to columns col:col + n of dz (4H, all
+        steps' samples), the operand of the weight gradients' one GEMM: the compiled loop
+        copies it while it is in cache (one copy of all steps after the loop measured 0.47 ms
+        of a 4.6 ms lstm_seq step); for numpy, that one copy by the caller is the faster
+        (a copy per step measured 0.78 ms)."""
+        if fac is None:
+            self.loops.step_grads(G, CY, lo, hi, tc, dh, dc_in, zt, self.one, dz, col)
+            return
+        ab, p = fac
+        np.multiply(dh, ab, out=zt[:2])  # [dc via dh, dz_o]
+        np.add(zt[0], dc_in, out=zt[0])
+        np.multiply(zt[0], p, out=zt[2:])  # [dz_i, dz_f, dz_g, dc_{t-1}]
 
 
 def backward_factors(G, CY, TC):

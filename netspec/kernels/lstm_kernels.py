@@ -42,14 +42,18 @@ per step dominate. So
 - backward first computes, vectorised over all steps, the factors that do not depend on the
   recurrence (sigmoid', 1 - tanh^2 and their products, `backward_factors`); each step is
   then 3 elementwise calls and one GEMM writing Z (te, 6, H, B) = [dc via dh, dz_o, dz_i,
-  dz_f, dz_g, dc_{t-1}]; the weight gradients are one GEMM over all steps after the loop.
+  dz_f, dz_g, dc_{t-1}]; the weight gradients are one GEMM over all steps after the loop;
+- where Numba is installed (compiled.py), the cell's elementwise calls after the tanh, and a
+  backward step's factors and products, are one compiled loop each (lstm_loops.py): the same
+  values, ~6 fewer numpy calls a step forward and ~3 backward (lstm_seq training epochs 0.75x
+  the time, `python bench/bench_ab.py --baseline OLD --workloads lstm_seq`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .lstm_cell import backward_factors, cell, internal, split_weight_grads, stacked_weights
+from .lstm_cell import Cell, internal, split_weight_grads, stacked_weights
 from .lstm_packed import packed_backward, packed_forward
 from .recurrent_buffers import give, take
 from .recurrent_layout import (
@@ -101,11 +105,14 @@ def _train_forward(attrs, xs, params, lay):
     HS[0] = sorted_rows(xs[1][:, :h], lay).T if has_h0 else 0
     G, CY, TC = take((te, 4, h, batch), dt), take((te + 1, 2, h, batch), dt), take((te, h, batch), dt)
     CY[0, 1] = sorted_rows(xs[1][:, h:], lay).T if has_h0 else 0
-    z, w = take((4 * h, batch), dt), take((2, h, batch), dt)
-    z3 = z.reshape(4, h, batch)
+    m = h * batch
+    z, w = take((4 * h, batch), dt), take((2, m), dt)
+    z4, G4, CY2, TC1 = z.reshape(4, m), G.reshape(te, 4, m), CY.reshape(te + 1, 2, m), TC.reshape(te, m)
+    HS1 = XH.reshape(te + 1, -1)[:, n_in * batch : (n_in + h) * batch]  # HS flat: h_t's m values
+    cell = Cell(dt)
     for t in range(te):
         np.matmul(w_all, XH[t], out=z)
-        cell(z3, G[t], CY[t], CY[t + 1, 1], TC[t], HS[t + 1], w)
+        cell.forward(z4, G4[t], CY2[t], 0, m, CY2[t + 1, 1], TC1[t], HS1[t + 1], w)
     give(z, w)
     y = _outputs(attrs, HS.transpose(0, 2, 1), CY[:, 1].transpose(0, 2, 1), lay)
     return y, (XH, CY, TC, G, lay)
@@ -118,7 +125,7 @@ def _infer_forward(attrs, xs, params, lay):
     h = params["recurrent"].shape[0]
     batch, dt, te = x.shape[0], x.dtype, lay.t_eff
     seq = attrs["return_sequences"]
-    G, TC, w = take((1, 4, h, batch), dt), take((1, h, batch), dt), take((2, h, batch), dt)
+    G, TC, w = take((1, 4, h, batch), dt), take((1, h, batch), dt), take((2, h * batch), dt)
     CY = take((te + 1 if attrs.get("state_output") else 2, 2, h, batch), dt)
     HS = take((te + 1 if seq or lay.padded else 2, h, batch), dt)
     has_h0 = len(xs) > 1
@@ -150,16 +157,19 @@ def _infer_steps(xT, w_all, u, CY, tc, HS, w) -> None:
     XH = take((2, n_in + h + 1, batch), xT.dtype)
     XH[:, n_in + h] = 1
     XH[0, n_in : n_in + h] = HS[0]
-    u2 = u.reshape(4 * h, batch)
+    m = h * batch
+    u2, u4, CY2, HS1 = u.reshape(4 * h, batch), u.reshape(4, m), CY.reshape(nc, 2, m), HS.reshape(nh, m)
+    XH1 = XH.reshape(2, -1)[:, n_in * batch : (n_in + h) * batch]  # the h rows, flat
+    cell, tc1 = Cell(xT.dtype), tc.reshape(m)
     keep_all = nh == te + 1  # every h_t is kept (return_sequences or lengths)
     for t in range(te):
-        cur, nxt = XH[t % 2], XH[(t + 1) % 2]
+        cur = XH[t % 2]
         cur[:n_in] = xT[t]
         np.matmul(w_all, cur, out=u2)
-        h_out = HS[t + 1] if keep_all else nxt[n_in : n_in + h]
-        cell(u, u, CY[t % nc], CY[(t + 1) % nc, 1], tc, h_out, w)
+        h_out = HS1[t + 1] if keep_all else XH1[(t + 1) % 2]
+        cell.forward(u4, u4, CY2[t % nc], 0, m, CY2[(t + 1) % nc, 1], tc1, h_out, w)
         if keep_all:
-            nxt[n_in : n_in + h] = h_out
+            XH1[(t + 1) % 2] = h_out
     if not keep_all:
         HS[te % nh] = XH[te % 2, n_in : n_in + h]
     give(XH)
@@ -175,7 +185,10 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     dt = dy.dtype
     recur = internal(params["recurrent"], h, scaled=False)  # (H, 4H): dh^T = recur dz^T
     seq = attrs["return_sequences"]
-    AB, P = backward_factors(G, CY, TC)
+    m = h * batch
+    cell = Cell(dt)
+    fac = cell.factors(G, CY, TC)  # None: the compiled step computes them
+    G4, CY2, TC1 = G.reshape(te, 4, m), CY.reshape(te + 1, 2, m), TC.reshape(te, m)
     if seq:  # dy enters at every step
         inject = np.ascontiguousarray(time_major(dy, lay).transpose(0, 2, 1))
         dh = inject[te - 1].copy() if te else np.zeros((h, batch), dtype=dt)
@@ -183,14 +196,17 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dh = np.ascontiguousarray(sorted_rows(dy[:, :h], lay).T)
     # a state output [h_T, c_T]: dL/dc_T enters dc at the last step
     dc_last = np.ascontiguousarray(sorted_rows(dy[:, h:], lay).T) if attrs.get("state_output") else None
-    Z, dc = take((te, 6, h, batch), dt), take((h, batch), dt)
+    Z = take((te, 6, h, batch), dt)
+    Z6 = Z.reshape(te, 6, m)
+    dz = take((4 * h, te * batch), dt)  # every step's dz side by side, time-major
+    if fac is not None:
+        fac = fac[0].reshape(te, 2, m), fac[1].reshape(te, 4, m)
+    dc_end = dc_last.reshape(m) if dc_last is not None else np.zeros(m, dt)  # enters dc_T
+    dh1 = dh.reshape(m)  # a view: the GEMM below writes dh
     for t in range(te - 1, -1, -1):
-        zt = Z[t]
-        np.multiply(dh, AB[t], out=zt[:2])  # [dc via dh, dz_o]
-        d = np.add(zt[0], Z[t + 1, 5], out=dc) if t + 1 < te else zt[0]  # + f_{t+1} dc_{t+1}
-        if dc_last is not None and t == te - 1:
-            d += dc_last
-        np.multiply(d, P[t], out=zt[2:])  # [dz_i, dz_f, dz_g, dc_{t-1}]
+        zt = Z6[t]
+        dc_in = Z6[t + 1, 5] if t + 1 < te else dc_end  # f_{t+1} dc_{t+1}
+        cell.backward(G4[t], CY2[t], 0, m, TC1[t], dh1, dc_in, zt, fac and (fac[0][t], fac[1][t]), dz, t * batch)
         if t:
             np.matmul(recur, zt[1:5].reshape(4 * h, batch), out=dh)
             if seq:
@@ -200,12 +216,12 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dh0 = np.matmul(recur, Z[0, 1:5].reshape(4 * h, batch)) if te else dh
         dc0 = Z[0, 5] if te else (dc_last if dc_last is not None else np.zeros((h, batch), dt))
         dstate = [unsorted_rows(np.concatenate([dh0.T, dc0.T], axis=1), lay) if need_dx[1] else None]
-    # dz and the GEMM operands of all steps side by side: (4H, te B) and (K, te B), time-major
-    dz, ops = take((4 * h, te, batch), dt), take((XH.shape[1], te, batch), dt)
-    np.copyto(dz, Z[:, 1:5].reshape(te, 4 * h, batch).transpose(1, 0, 2))
+    if not cell.writes_dz:
+        np.copyto(dz.reshape(4 * h, te, batch), Z[:, 1:5].reshape(te, 4 * h, batch).transpose(1, 0, 2))
+    # the GEMM operands of all steps side by side, (K, te B), time-major like dz
+    ops = take((XH.shape[1], te, batch), dt)
     np.copyto(ops, XH[:te].transpose(1, 0, 2))
-    give(Z, dc, AB, P, G, CY, TC, XH)
-    dz = dz.reshape(4 * h, te * batch)
+    give(Z, G, CY, TC, XH, *(fac or ()))
     # (4H, te B) @ (te B, K): measured 0.72 vs 0.79 ms for the (K, 4H) orientation (lstm_seq)
     split_weight_grads(np.matmul(dz, ops.reshape(ops.shape[0], -1).T), n_in, h, grads)
     give(ops)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lstm_cell import backward_factors, cell, internal, split_weight_grads, stacked_weights
+from .lstm_cell import Cell, internal, split_weight_grads, stacked_weights
 from .recurrent_buffers import give, take
 from .recurrent_layout import batch_major, running, sorted_rows, time_major, unsorted_rows
 
@@ -55,6 +55,7 @@ def packed_forward(attrs, xs, params, lay):
     h_fin[:, n0:], c_fin[:, n0:] = h0[:, n0:], c0[:, n0:]  # length 0: the initial state
     z, w, c_tmp = take((4 * h * batch,), dt), take((2, h * batch), dt), take((h * batch,), dt)
     width = batch  # of slot t (h_{t-1})
+    cell = Cell(dt)
     for t in range(te):
         n = counts[t]
         lo, hi = h * offs[t], h * offs[t + 1]
@@ -65,7 +66,7 @@ def packed_forward(attrs, xs, params, lay):
         n_next = counts[t + 1] if t + 1 < te else 0
         c_out = CY[1, hi : hi + h * n] if n_next == n else c_tmp[: h * n]
         h_out = XH[t + 1, n_in * n : (n_in + h) * n]
-        cell(zt.reshape(4, h * n), G[:, lo:hi], CY[:, lo:hi], c_out, TC[lo:hi], h_out, w[:, : h * n])
+        cell.forward(zt.reshape(4, h * n), G, CY, lo, hi, c_out, TC[lo:hi], h_out, w[:, : h * n])
         if n_next < n:  # samples n_next..n end here
             c2, h2 = c_out.reshape(h, n), h_out.reshape(h, n)
             CY[1, hi : hi + h * n_next].reshape(h, n_next)[...] = c2[:, :n_next]
@@ -94,8 +95,10 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
     dt = dy.dtype
     recur = internal(params["recurrent"], h, scaled=False)  # (H, 4H): dh^T = recur dz^T
     seq = attrs["return_sequences"]
-    AB, P = backward_factors(G[None], CY[None], TC[None])  # (1, 2 | 4, H S): all steps at once
-    AB, P = AB[0], P[0]
+    cell = Cell(dt)
+    fac = cell.factors(G[None], CY[None], TC[None])  # (1, 2 | 4, H S): all steps at once
+    if fac is not None:  # None: the compiled step computes them
+        fac = fac[0][0], fac[1][0]
     if seq:  # dy enters at every real step
         inject = np.ascontiguousarray(time_major(dy, lay).transpose(0, 2, 1))  # (te, H, B)
         dy_last = np.zeros((h, batch), dt)
@@ -104,7 +107,8 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
     dc_last = np.ascontiguousarray(sorted_rows(dy[:, h:], lay).T) if attrs.get("state_output") else None
     total = offs[-1]
     Z = take((6 * h * total,), dt)
-    dh_buf, dc = take((h * batch,), dt), take((h * batch,), dt)
+    dz = take((4 * h, total), dt)  # every step's dz side by side, packed
+    dh_buf, dc = take((h * batch,), dt), take((h * batch,), dt)  # dc: dL/dc_t not via h_t
     n_last = counts[te - 1] if te else 0
     dh = dh_buf[: h * n_last].reshape(h, n_last)
     if te:
@@ -114,21 +118,15 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
         n = counts[t]
         lo, hi = h * offs[t], h * offs[t + 1]
         zt = Z[6 * lo : 6 * hi].reshape(6, h * n)
-        np.multiply(dh.reshape(-1), AB[:, lo:hi], out=zt[:2])  # [dc via dh, dz_o]
-        if z_next is None:
-            d = zt[0]
-        else:  # + f_{t+1} dc_{t+1} over the samples that ran on
-            n_next = counts[t + 1]
-            if n_next == n:
-                d = np.add(zt[0], z_next[5], out=dc[: h * n])
-            else:
-                d = dc[: h * n]
-                np.copyto(d, zt[0])
-                d.reshape(h, n)[:, :n_next] += z_next[5].reshape(h, n_next)
-        if dc_last is not None:  # the samples whose last real step is t
-            first = counts[t + 1] if t + 1 < te else 0
-            d.reshape(h, n)[:, first:n] += dc_last[:, first:n]
-        np.multiply(d, P[:, lo:hi], out=zt[2:])  # [dz_i, dz_f, dz_g, dc_{t-1}]
+        n_next = counts[t + 1] if t + 1 < te else 0  # f_{t+1} dc_{t+1} enters the first n_next
+        if n_next and n_next == n and dc_last is None:
+            dc_in = z_next[5]
+        else:  # and a state output's dL/dc enters the samples whose last real step is t
+            dc_in = dc[: h * n].reshape(h, n)
+            dc_in[:, :n_next] = z_next[5].reshape(h, n_next) if n_next else 0
+            dc_in[:, n_next:] = dc_last[:, n_next:n] if dc_last is not None else 0
+        fac_t = fac and (fac[0][:, lo:hi], fac[1][:, lo:hi])
+        cell.backward(G, CY, lo, hi, TC[lo:hi], dh.reshape(-1), dc_in.reshape(-1), zt, fac_t, dz, offs[t])
         z_next = zt
         if t:
             p = counts[t - 1]
@@ -148,15 +146,16 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
             dh0[:, :n0] = np.matmul(recur, z0[1:5].reshape(4 * h, n0))
             dc0[:, :n0] = z0[5].reshape(h, n0)
         dstate = [unsorted_rows(np.concatenate([dh0.T, dc0.T], axis=1), lay)]
-    # dz and the GEMM operands of all steps side by side, packed: (4H, S) and (K, S)
-    dz, ops = take((4 * h, total), dt), take((k, total), dt)
+    # the GEMM operands of all steps side by side, packed like dz: (K, S)
+    ops = take((k, total), dt)
     width = batch
     for t in range(te):
         n, o = counts[t], offs[t]
-        dz[:, o : o + n] = Z[6 * h * o : 6 * h * (o + n)].reshape(6, h * n)[1:5].reshape(4 * h, n)
+        if not cell.writes_dz:
+            dz[:, o : o + n] = Z[6 * h * o : 6 * h * (o + n)].reshape(6, h * n)[1:5].reshape(4 * h, n)
         ops[:, o : o + n] = XH[t, : k * width].reshape(k, width)[:, :n]
         width = n
-    give(Z, dh_buf, dc, AB, P, G, CY, TC, XH)
+    give(Z, dh_buf, dc, G, CY, TC, XH, *(fac or ()))
     split_weight_grads(np.matmul(dz, ops.T), n_in, h, grads)
     give(ops)
     dx = None
