@@ -15,6 +15,8 @@ float64.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # loss -> the output op fused into it (the executor feeds that node's input as logits)
@@ -25,7 +27,7 @@ from ..kernels.rowwise import row_max, row_sum
 def _weights(mask, shape: tuple[int, ...], dtype) -> tuple[np.ndarray | None, int | float]:
     """Mask broadcast to `shape` (aligned on leading axes) and the number of real elements."""
     if mask is None:
-        return None, int(np.prod(shape))
+        return None, math.prod(shape)
     m = np.asarray(mask, dtype=dtype)
     if m.shape == tuple(shape[: m.ndim]):
         m = m.reshape(m.shape + (1,) * (len(shape) - m.ndim))
@@ -44,7 +46,7 @@ def _like(targets: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
     t = np.asarray(targets)
     if t.shape == shape:
         return t
-    if t.size == int(np.prod(shape)) and t.shape == shape[: t.ndim]:
+    if t.size == math.prod(shape) and t.shape == shape[: t.ndim]:
         return t.reshape(shape)
     raise ValueError(f"{what} targets of shape {t.shape} do not match the output shape {shape}")
 
@@ -70,7 +72,7 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, mask=None) -> tuple[f
     c = logits.shape[-1]
     lead = logits.shape[:-1]
     t = np.asarray(targets).reshape(-1)
-    if t.size != int(np.prod(lead)):
+    if t.size != math.prod(lead):
         raise ValueError(
             f"cross_entropy targets of shape {np.shape(targets)} do not match logits {logits.shape}"
         )
