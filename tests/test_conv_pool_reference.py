@@ -62,6 +62,35 @@ def test_conv_matches_reference(nd, kw, dtype):
         assert_close(grads["bias"], db_ref, dtype, "db")
 
 
+# stride 1 with more column rows than filters: wide rows, on the padded layout whose left and
+# right padding are shared (conv_wide.shared_pad): left > right, right > left, dilated, 1-D
+SHARED_PADS = [
+    (2, {"kernel": 3, "dilations": 2, "pads": (2, 3, 1, 1)}),
+    (2, {"kernel": (3, 5), "pads": (1, 1, 2, 3)}),
+    (2, {"kernel": 3, "pads": (0, 1, 0, 1)}),
+    (1, {"kernel": 3, "pads": (2, 2)}),
+]
+
+
+@pytest.mark.parametrize("need_dx", [True, False], ids=["dx", "dW only"])
+@pytest.mark.parametrize(("nd", "kw"), SHARED_PADS)
+def test_wide_rows_on_shared_padding_match_reference(nd, kw, need_dx):
+    attrs = conv_attrs(nd, 3, **kw)
+    r = np.random.default_rng(4)
+    x = r.standard_normal((3, 4) + (6, 7)[:nd])
+    w, b = r.standard_normal((3, 4, *attrs["kernel"])), r.standard_normal(3)
+    y, dy, dx, grads = run_conv(attrs, x, w, b, np.float64, need_dx=need_dx)
+    y_ref, back = ref.conv(x, w, b, attrs["strides"], attrs["dilations"], attrs["pads"])
+    dx_ref, dw_ref, db_ref = back(dy)
+    assert_close(y, y_ref, np.float64, "y")
+    assert_close(grads["weight"], dw_ref, np.float64, "dw")
+    assert_close(grads["bias"], db_ref, np.float64, "db")
+    if need_dx:
+        assert_close(dx, dx_ref, np.float64, "dx")
+    else:
+        assert dx is None
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_conv_chunks_and_first_layer(monkeypatch, training):
     """Tiny chunks (one sample each) give the same result, in either mode; need_dx=False

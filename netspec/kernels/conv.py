@@ -111,13 +111,15 @@ def run_forward(attrs, x, params, ctx, sink=None, out_budget: int | None = None)
     w = params["weight"]
     n, c, f = x.shape[0], x.shape[1], w.shape[0]
     w2 = w.reshape(f, -1)
-    xp = _padded(x, win, ctx)
     # Wide rows cost one contiguous copy per column row plus copying F output rows out per
     # image row; plain columns cost one short copy per column row and image row, and none out.
     # With fewer column rows than filters (a first layer: 1 or 3 channels) plain ones win, and
     # at strides > 1 (the phase copies and the copy-out cost more than the short rows save:
     # measured 1.3x slower, conv 16->32 at 28x28 stride 2; the backward's col2im gains).
     wide = win.strides == (1, 1) and c * win.kernel[0] * win.kernel[1] > f
+    if wide:  # the padded input in the wide rows' own layout (the backward keeps to it)
+        win = conv_wide.shared_pad(win)
+    xp = _padded(x, win, ctx)
     g = conv_wide.geometry(win) if wide else None
     q = _phases(xp, g, ctx) if g is not None else None
     positions = g.length if g is not None else win.out_hw[0] * win.out_hw[1]
@@ -199,8 +201,8 @@ def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out
         return [None]
     dy3 = dy.reshape(n, f, -1) if source is None else None
     # wide rows pay off in the col2im scatter; for dW alone (a first layer) the plain columns
-    # avoid building a wide dy
-    g = conv_wide.geometry(win) if need_dx[0] else None
+    # avoid building a wide dy, unless the forward ran wide rows (xp is then in their layout)
+    g = conv_wide.geometry(win) if need_dx[0] or q is not None else None
     if g is not None and q is None:  # the forward ran plain columns
         q = _phases(xp, g, ctx)
     positions = g.length if g is not None else win.out_hw[0] * win.out_hw[1]
@@ -219,11 +221,12 @@ def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out
         cols = scratch(ctx, "cols", (m0, k + bias_row, positions), dt)
     dxp = None
     if g is not None:
+        dyw = zeros(ctx, "dyw", (m0, f, positions), dt)  # garbage positions stay zero
+    if g is not None and need_dx[0]:
         strided = g.grid != (1, 1)  # then dX comes out of per-chunk phase gradients
         dxp = (scratch if strided else zeros)(ctx, "dxp", xp.shape, dt)
         dcols = scratch(ctx, "dcols", (m0, k, positions), dt)
         dq = scratch(ctx, "dq", (m0, *q.shape[1:]), dt) if strided else None
-        dyw = zeros(ctx, "dyw", (m0, f, positions), dt)  # garbage positions stay zero
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         if g is not None:
