@@ -126,6 +126,21 @@ def max_pool2(xp, pitch, wp, kh, strides, y, relu):
         _relu_rows(y)
 
 
+@njit(cache=True, nogil=True)
+def max_pool2x2_values(xp, pitch, kh, y, relu):
+    """max_pool2x2 without codes (inference): y (n, C, Ho, Wo) <- the max of each window, the
+    strides literal as there (max_pool2's general stride loop and row buffer ran it ~2x slower)."""
+    n, ch, ho, wo = y.shape
+    for s in range(n):
+        for c in range(ch):
+            for i in range(ho):
+                ra, rb = xp[s, c, kh * i * pitch :], xp[s, c, (kh * i + kh - 1) * pitch :]
+                out = y[s, c, i]
+                for j in range(wo):
+                    m = np.maximum(np.maximum(ra[2 * j], ra[2 * j + 1]), np.maximum(rb[2 * j], rb[2 * j + 1]))
+                    out[j] = np.maximum(m, 0) if relu else m
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _live(g, lv, masked):
     """g, or g * 0 (what numpy's g * False gives, NaN and inf included) where the relu behind

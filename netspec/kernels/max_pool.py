@@ -136,9 +136,12 @@ def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None, relu: bo
     the fused conv -> max_pool step."""
     kh, wo = win.kernel[0], win.out_hw[1]
     n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
-    if hcode is not None and _packed(win):
+    if _packed(win) and (hcode is not None or _compiled_pool(win, xp)):
         flat, pitch = _as_rows(_unit_rows(xp))
-        compiled.loops().max_pool2x2(flat, pitch, kh, y, vcode, relu)
+        if hcode is None:
+            compiled.loops().max_pool2x2_values(flat, pitch, kh, y, relu)
+        else:
+            compiled.loops().max_pool2x2(flat, pitch, kh, y, vcode, relu)
         return
     if _compiled_pool(win, xp):
         flat, pitch = _as_rows(xp)
