@@ -136,5 +136,7 @@ def valid(wide: np.ndarray, g: Wide) -> np.ndarray:
     """The (n, F, Ho, Wo) valid positions of a (n, F, L) wide-row array, as a strided view."""
     n, f, _ = wide.shape
     s = wide.strides
-    ho, wo = g.out_hw
-    return np.lib.stride_tricks.as_strided(wide, (n, f, ho, wo), (s[0], s[1], g.phase_hw[1] * s[2], s[2]))
+    shape, strides = (n, f, *g.out_hw), (s[0], s[1], g.phase_hw[1] * s[2], s[2])
+    if wide.flags.c_contiguous:  # a view on its buffer: ~0.7 us, as_strided ~4.6 (a dozen a step)
+        return np.ndarray(shape, wide.dtype, wide, 0, strides)
+    return np.lib.stride_tricks.as_strided(wide, shape, strides)
