@@ -68,8 +68,12 @@ def launcher(root: Path, folder: Path, name: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def run_once(cmd: list[str], spec: Path, out: Path) -> float:
-    wall, usage, stdout, stderr, code = run_child([*cmd, "train", str(spec), "--out", str(out), "--json"], spec.parent)
+def run_once(cmd: list[str], spec: Path, out: Path, numba_cache: Path) -> float:
+    # each side its own Numba cache (compiled on its first repeat, the median is of warm runs):
+    # Numba keys its cache by source path, and bench_ab / bench_kernels import a baseline's
+    # package under another name, whose cache entries a plain `import netspec` cannot load
+    env = {"NUMBA_CACHE_DIR": str(numba_cache)}
+    wall, usage, stdout, stderr, code = run_child([*cmd, "train", str(spec), "--out", str(out), "--json"], spec.parent, env)
     if code != 0:
         raise SystemExit(f"netspec train failed ({code}):\n{stderr[-3000:]}")
     json.loads(stdout)  # a complete run printed its result
@@ -94,7 +98,7 @@ def main() -> None:
         rss: dict[str, list[float]] = {k: [] for k in sides}
         for r in range(args.repeats):
             for k, cmd in sides.items():
-                rss[k].append(run_once(cmd, spec, folder / f"run-{k}-{r}"))
+                rss[k].append(run_once(cmd, spec, folder / f"run-{k}-{r}", folder / f"numba-{k}"))
         report = {"workload": args.workload, "epochs": args.epochs,
                   **{f"{k}_peak_rss_mb": round(statistics.median(v), 1) for k, v in rss.items()},
                   **{f"{k}_all_mb": [round(x, 1) for x in v] for k, v in rss.items()}}  # fmt: skip
