@@ -68,6 +68,8 @@ SHARED_PADS = [
     (2, {"kernel": 3, "dilations": 2, "pads": (2, 3, 1, 1)}),
     (2, {"kernel": (3, 5), "pads": (1, 1, 2, 3)}),
     (2, {"kernel": 3, "pads": (0, 1, 0, 1)}),
+    (2, {"kernel": 3, "pads": 3}),  # padding wider than the kernel's reach: only 2 shared
+    (2, {"kernel": 1, "pads": 1}),  # a 1x1 kernel reaches nothing: no sharing
     (1, {"kernel": 3, "pads": (2, 2)}),
 ]
 

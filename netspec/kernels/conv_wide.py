@@ -31,15 +31,19 @@ from .windows import Window
 def shared_pad(win: Window) -> Window:
     """The padded layout wide rows run on at stride 1, with left and right padding SHARED:
     a run that passes a row's right end reads on into the next row's left padding, which is
-    zeros too. So a row needs only max(left, right) padding columns, not left + right, and
-    the pitch, hence the wide rows' garbage positions, shrinks: cnn_mnist's second conv (3x3
-    'same' at 14x14) has pitch 15, 209 positions a channel for 196 valid, where pitch 16 gave
-    222, 6% fewer GEMM columns. One extra zero row at the bottom is what the last run reads
-    past the last row. Same taps, same values: only the layout of the padded input changes."""
+    zeros too. So a row needs fewer padding columns than left + right, and the pitch, hence
+    the wide rows' garbage positions, shrinks: cnn_mnist's second conv (3x3 'same' at 14x14)
+    has pitch 15, 209 positions a channel for 196 valid, where pitch 16 gave 222, 6% fewer
+    GEMM columns. At most min(left, right) columns are shared (the right end of a run reads
+    no further into the next row than that), and at most the kernel's reach minus one, so the
+    pitch stays at least the output width (output rows must not overlap: their dy positions
+    would). One extra zero row at the bottom is what the last run reads past the last row.
+    Same taps, same values: only the layout of the padded input changes."""
     t, left, b, right = win.pads
-    if win.strides != (1, 1) or min(left, right) == 0:
+    shared = min(left, right, win.dilations[1] * (win.kernel[1] - 1))
+    if win.strides != (1, 1) or shared == 0 or win.out_hw[0] == 1:  # one output row: no garbage to save
         return win
-    return Window(win.kernel, win.strides, win.dilations, (t, left, b + 1, max(0, right - left)), win.in_hw, win.out_hw)
+    return Window(win.kernel, win.strides, win.dilations, (t, left, b + 1, right - shared), win.in_hw, win.out_hw)
 
 
 @dataclass(frozen=True)
