@@ -97,15 +97,20 @@ def _assert_same_bits(fast: dict, ref: dict):
         assert (a[real] + 0.0).tobytes() == (b[real] + 0.0).tobytes(), f"{k} differs"
 
 
+def _compare_paths(op, layer, shape, dtype, seed: int, ties: bool, **run_kw) -> dict:
+    """One kernel on both paths over the same input: asserts the same bits, returns numpy's."""
+    node, graph = _node(layer, shape, op)
+    x = _inputs(shape, dtype, np.random.default_rng(seed), ties=ties)
+    fast, ref = _both(lambda: _run(op, node, graph, x, seed + 1, **run_kw))
+    _assert_same_bits(fast, ref)
+    return ref
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("need_dx", [True, False], ids=["dx", "no dx"])
 @pytest.mark.parametrize("case", CONVS)
 def test_conv_kernels_match_numpy_bit_for_bit(case, need_dx, dtype):
-    layer, shape = CONVS[case]
-    node, graph = _node(layer, shape, "conv")
-    x = _inputs(shape, dtype, np.random.default_rng(2), ties=False)
-    fast, ref = _both(lambda: _run("conv", node, graph, x, 3, need_dx=need_dx))
-    _assert_same_bits(fast, ref)
+    ref = _compare_paths("conv", *CONVS[case], dtype, 2, ties=False, need_dx=need_dx)
     assert ("dx" in ref) == need_dx
 
 
@@ -113,11 +118,7 @@ def test_conv_kernels_match_numpy_bit_for_bit(case, need_dx, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", POOLS)
 def test_max_pool_kernels_match_numpy_bit_for_bit(case, dtype, training):
-    layer, shape = POOLS[case]
-    node, graph = _node(layer, shape, "max_pool")
-    x = _inputs(shape, dtype, np.random.default_rng(4), ties=True)
-    fast, ref = _both(lambda: _run("max_pool", node, graph, x, 5, training=training))
-    _assert_same_bits(fast, ref)
+    _compare_paths("max_pool", *POOLS[case], dtype, 4, ties=True, training=training)
 
 
 @pytest.mark.parametrize("case", ["2x2", "pool1d 2", "2x2 stride 3"])

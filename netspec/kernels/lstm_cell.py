@@ -48,8 +48,12 @@ class Cell:
 
     def __init__(self, dtype):
         self.loops = compiled.lstm_loops() if compiled.enabled() else None
-        self.writes_dz = self.loops is not None  # see `backward`
         self.half, self.one = np.dtype(dtype).type(0.5), np.dtype(dtype).type(1)
+
+    @property
+    def writes_dz(self) -> bool:
+        """Whether `backward` also copies each step's dz into the weight GEMM's operand."""
+        return self.loops is not None
 
     def forward(self, z, G, CY, lo, hi, c_out, tc_out, h_out, w) -> None:
         """z (4, m) = [z_o/2, z_i/2, z_f/2, z_g] (the GEMM's output; may be G[:, lo:hi] itself)

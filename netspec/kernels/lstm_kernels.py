@@ -45,8 +45,9 @@ per step dominate. So
   dz_f, dz_g, dc_{t-1}]; the weight gradients are one GEMM over all steps after the loop;
 - where Numba is installed (compiled.py), the cell's elementwise calls after the tanh, and a
   backward step's factors and products, are one compiled loop each (lstm_loops.py): the same
-  values, ~6 fewer numpy calls a step forward and ~3 backward (lstm_seq training epochs 0.75x
-  the time, `python bench/bench_ab.py --baseline OLD --workloads lstm_seq`).
+  values, 5 numpy calls a step forward and 3 backward become one each, and the all-steps
+  factor pass goes (lstm_seq training epochs 0.75x the time, `python bench/bench_ab.py
+  --baseline OLD --workloads lstm_seq`).
 """
 
 from __future__ import annotations

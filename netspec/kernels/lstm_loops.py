@@ -9,8 +9,9 @@ neither as fast nor the same function.
 Arrays: G (4, L) and CY (2, L) hold a step's gate and [g, c_{t-1}] blocks at columns lo:hi
 (the full-batch kernels pass one step's (4, H B) block with lo = 0; the packed ones their
 block-major arrays). Slicing inside the loop keeps the rows contiguous to Numba: a non-contiguous
-(4, m) view passed in runs 3-4x slower. One loop per destination row: with several rows written
-in one loop LLVM cannot rule out that they overlap and does not vectorize (2.7x slower here).
+(4, m) view passed in ran 3-4x slower in a prototype. One loop per destination row: with several
+rows written in one loop LLVM cannot rule out that they overlap and does not vectorize (2.8x
+slower in a prototype).
 """
 
 from __future__ import annotations

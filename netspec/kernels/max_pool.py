@@ -12,8 +12,9 @@ so it takes the max over each window's rows first (whole image rows per operand)
 what the strided pass along the rows reads.
 
 Where the compiled loops run (compiled.py), (kh, 2) pools with kh 1 or 2 take them instead,
-with the same values, codes and gradients; the 2x2 stride-2 pool in training then runs in one
-pass (as does a 1-D pool of 2) and packs its three comparisons into vcode (hcode unused), which max_unpool reads back.
+with the same values, codes and gradients; the 2x2 stride-2 pool (and a 1-D pool of 2) runs in
+one pass, in training packing its three comparisons into vcode (hcode unused), which
+max_unpool reads back.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def max_pool_into(xp, win: Window, y, hcode=None, vcode=None, ctx=None, relu: bo
     the fused conv -> max_pool step."""
     kh, wo = win.kernel[0], win.out_hw[1]
     n, c, hp = xp.shape[0], xp.shape[1], xp.shape[2]
-    if _packed(win) and (hcode is not None or _compiled_pool(win, xp)):
+    if _packed(win):
         flat, pitch = _as_rows(_unit_rows(xp))
         if hcode is None:
             compiled.loops().max_pool2x2_values(flat, pitch, kh, y, relu)
