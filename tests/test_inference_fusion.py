@@ -119,6 +119,48 @@ def test_dense_relu_inference_matches_the_training_forward():
     np.testing.assert_allclose(plan.predict(x), e / e.sum(axis=1, keepdims=True), rtol=1e-12, atol=1e-15)
 
 
+def test_dense_predictions_follow_every_change_of_the_bias():
+    """At inference a dense layer adds a copy of its bias repeated over the rows (faster than
+    the broadcast add) once the bias has been seen unchanged twice: predictions must follow
+    the bias however it changes (an optimizer step, an in-place edit, a load), equal to a
+    fresh plan's, on full and smaller batches."""
+    layers = [{"type": "dense", "units": 6, "activation": "relu"}, {"type": "dense", "units": 3}]
+    plan = _plan(layers, [4])
+    x = np.random.default_rng(7).standard_normal((9, 4))
+
+    def fresh():
+        other = Plan(plan.graph, type(plan.store).create(plan.graph, np.float64, np.random.default_rng(0)))
+        other.store.flat[:] = plan.store.flat
+        return other.predict(x).copy()
+
+    for change in (None, 0.5, -2.0, np.nan):
+        if change is not None:
+            plan.store.values["dense_1.bias"][2] += change  # same size, same place: only the values move
+        want = fresh()
+        for rows in (9, 9, 9, 4):  # the copy is made on the second call and used from the third
+            np.testing.assert_array_equal(plan.predict(x[:rows]), want[:rows])
+
+
+def test_the_repeated_bias_is_built_only_for_a_bias_that_holds_still():
+    from netspec.kernels.registry import RunContext
+    from netspec.kernels.workspace import repeated_rows
+
+    ctx = RunContext(ws={})
+    b = np.arange(3.0)
+    assert repeated_rows(RunContext(), "b", b, 4) is None  # no workspace: direct kernel calls
+    assert repeated_rows(ctx, "b", b, 4) is None  # seen once
+    tile = repeated_rows(ctx, "b", b, 4)
+    np.testing.assert_array_equal(tile, np.tile(b, (4, 1)))
+    front = repeated_rows(ctx, "b", b, 2)  # a smaller batch: the front of the same copy
+    assert front.shape == (2, 3) and np.shares_memory(front, tile)
+    b[1] = 7.0
+    assert repeated_rows(ctx, "b", b, 4) is None  # changed: the broadcast add until it holds still again
+    np.testing.assert_array_equal(repeated_rows(ctx, "b", b, 4), np.tile(b, (4, 1)))
+    for step in range(3):  # a bias that training moves every step never gets a copy
+        b += 0.1
+        assert repeated_rows(ctx, "b", b, 4) is None
+
+
 def test_predictions_between_training_steps_change_nothing():
     """The plan keeps one mode's scratch buffers at a time (switching drops the other's): a
     prediction in the middle of a training step, or between steps, must leave the step's

