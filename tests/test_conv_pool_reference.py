@@ -64,6 +64,28 @@ def test_conv_matches_reference(nd, kw, dtype):
 
 # stride 1 with more column rows than filters: wide rows, on the padded layout whose left and
 # right padding are shared (conv_wide.shared_pad): left > right, right > left, dilated, 1-D
+@pytest.mark.parametrize("need_dx", [True, False], ids=["dx", "dW only"])
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no bias"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_with_many_column_rows_matches_reference(dtype, use_bias, need_dx):
+    """16 channels x 3x3 (+ the bias row): the dW product runs on a contiguous copy of dy^T
+    (conv._copy_dy_t), which the small convs above never take."""
+    attrs = conv_attrs(2, 16, kernel=3, pads=1, use_bias=use_bias)
+    r = np.random.default_rng(3)
+    x = r.standard_normal((5, 16, 6, 7)).astype(dtype)
+    w = r.standard_normal((16, 16, 3, 3)).astype(dtype)
+    b = r.standard_normal(16).astype(dtype) if use_bias else None
+    assert conv_module._copy_dy_t(16 * 9 + use_bias, 16, 6 * 9)
+    y, dy, dx, grads = run_conv(attrs, x, w, b, dtype, need_dx=need_dx)
+    y_ref, back = ref.conv(x, w, b, attrs["strides"], attrs["dilations"], attrs["pads"])
+    dx_ref, dw_ref, db_ref = back(dy)
+    assert_close(grads["weight"], dw_ref, dtype, "dw")
+    if use_bias:
+        assert_close(grads["bias"], db_ref, dtype, "db")
+    if need_dx:
+        assert_close(dx, dx_ref, dtype, "dx")
+
+
 SHARED_PADS = [
     (2, {"kernel": 3, "dilations": 2, "pads": (2, 3, 1, 1)}),
     (2, {"kernel": (3, 5), "pads": (1, 1, 2, 3)}),

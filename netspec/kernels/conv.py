@@ -178,6 +178,19 @@ def backward(attrs, dy, cache, params, grads, need_dx, ctx):
     return run_backward(attrs, dy, cache, params, grads, need_dx, ctx)
 
 
+SMALL_GEMM = 1_000_000  # M * N * K up to which OpenBLAS takes its small-matrix kernels
+
+
+def _copy_dy_t(rows: int, f: int, positions: int) -> bool:
+    """Whether the dW product gets dy^T copied contiguous instead of as a transposed view. In
+    OpenBLAS's small-matrix range a transposed right operand runs ~1.3x slower, and the copy
+    costs less than that when the columns have many rows and dy^T rows are not tiny (measured,
+    1 thread, per chunk: cnn_mnist conv2 8 x (146, 209) @ (209, 32) 0.80x with the copy;
+    k >= 128, F >= 16 below 1e6 multiply-adds 0.71-0.83x; bigger products 1.00-1.02x, so
+    they keep the view; k <= 73 or F = 8, 1.25-3.2x slower with the copy)."""
+    return rows >= 128 and f >= 16 and rows * f * positions <= SMALL_GEMM
+
+
 def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out_budget: int | None = None):
     """The conv backward. With `source`, dy is None and source(n0, m, out=None) returns samples
     n0 .. n0 + m's output gradient (m, F, Ho, Wo) chunk by chunk, written into `out` when given
@@ -215,10 +228,13 @@ def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out
     # dW^T = cols @ dy^T per sample, summed: measured ~30% faster than dy @ cols^T (conv
     # 16->32 at 14x14: 0.50 vs 0.71 ms a chunk), whose long reduction axis is the transposed one
     dwt = scratch(ctx, "dwt", (k + bias_row, f), w.dtype) if want_dw else None
+    dyt = None
     if dwt is not None:
         dwt.fill(0)
         dwt_part = scratch(ctx, "dwt_part", (m0, k + bias_row, f), w.dtype)
         cols = scratch(ctx, "cols", (m0, k + bias_row, positions), dt)
+        if _copy_dy_t(k + bias_row, f, positions):
+            dyt = scratch(ctx, "dyt", (m0, positions, f), dt)
     dxp = None
     if g is not None:
         dyw = zeros(ctx, "dyw", (m0, f, positions), dt)  # garbage positions stay zero
@@ -242,7 +258,11 @@ def run_backward(attrs, dy, cache, params, grads, need_dx, ctx, source=None, out
             d = np.ascontiguousarray(source(n0, m)).reshape(m, f, -1)
         if dwt is not None:
             _columns(xp, q, win, g, n0, m, cols, bias_row)
-            dwt += np.matmul(cols[:m], d.transpose(0, 2, 1), out=dwt_part[:m]).sum(axis=0)
+            d_t = d.transpose(0, 2, 1)
+            if dyt is not None:
+                d_t = dyt[:m]
+                np.copyto(d_t, d.transpose(0, 2, 1))
+            dwt += np.matmul(cols[:m], d_t, out=dwt_part[:m]).sum(axis=0)
         if dxp is not None:
             dc = np.matmul(w2.T, d, out=dcols[:m])
             if dq is None:
