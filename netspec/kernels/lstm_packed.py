@@ -147,16 +147,16 @@ def packed_backward(attrs, dy, cache, params, grads, need_dx):
             dc0[:, :n0] = z0[5].reshape(h, n0)
         dstate = [unsorted_rows(np.concatenate([dh0.T, dc0.T], axis=1), lay)]
     # the GEMM operands of all steps side by side, packed like dz: (K, S)
-    ops = take((k, total), dt)
+    ops = take((total, k), dt)  # transposed: the weight GEMM's right operand contiguous (lstm_kernels)
     width = batch
     for t in range(te):
         n, o = counts[t], offs[t]
         if not cell.writes_dz:
             dz[:, o : o + n] = Z[6 * h * o : 6 * h * (o + n)].reshape(6, h * n)[1:5].reshape(4 * h, n)
-        ops[:, o : o + n] = XH[t, : k * width].reshape(k, width)[:, :n]
+        ops[o : o + n] = XH[t, : k * width].reshape(k, width)[:, :n].T
         width = n
     give(Z, dh_buf, dc, G, CY, TC, XH, *(fac or ()))
-    split_weight_grads(np.matmul(dz, ops.T), n_in, h, grads)
+    split_weight_grads(np.matmul(dz, ops), n_in, h, grads)
     give(ops)
     dx = None
     if need_dx[0]:
