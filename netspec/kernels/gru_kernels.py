@@ -89,6 +89,7 @@ def gru_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dh = sorted_rows(dy, lay)  # finished rows carry it down to their last real step
     dxp = np.zeros((te, batch, 3 * h), dtype=dy.dtype)  # dL/d(input projection)
     dhp = np.zeros((te, batch, 3 * h), dtype=dy.dtype)  # dL/d(h_{t-1} W' + b_hh)
+    recurrent_t = np.ascontiguousarray(recurrent.T)  # a contiguous right operand (rnn_kernels)
     for t in range(te - 1, -1, -1):
         n = lay.counts[t]
         d = dh[:n]
@@ -104,7 +105,7 @@ def gru_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dxp[t, :n, h : 2 * h] = d * (prev - nn) * z * (1 - z)
         dhp[t, :n, : 2 * h] = dxp[t, :n, : 2 * h]
         d *= z  # the direct path h_{t-1} -> h_t
-        d += np.matmul(dhp[t, :n], recurrent.T)
+        d += np.matmul(dhp[t, :n], recurrent_t)
     dx2 = dxp.reshape(te * batch, 3 * h)
     dh2 = dhp.reshape(te * batch, 3 * h)
     if "kernel" in grads:

@@ -115,6 +115,9 @@ def rnn_backward(attrs, dy, cache, params, grads, need_dx, ctx):
     else:
         dh = sorted_rows(dy, lay)
     da = np.empty((te, batch, h), dtype=dy.dtype)  # dL/d(pre-activation)
+    # contiguous: OpenBLAS runs a transposed right operand slower at these sizes (32 x 64 @
+    # 64 x 64 float32, 1 thread: 5.9 us as a view, 3.3 copied, the same bits)
+    recurrent_t = np.ascontiguousarray(recurrent.T)
     for t in range(te - 1, -1, -1):
         n = lay.counts[t]
         d = dh[:n]
@@ -122,7 +125,7 @@ def rnn_backward(attrs, dy, cache, params, grads, need_dx, ctx):
             d += dyt[t, :n]
         _backprop_activation(act, states[t + 1, :n], d, da[t, :n], alpha)
         if t or len(need_dx) > 1:  # dL/dh_0 only for an initial-state input
-            np.matmul(da[t, :n], recurrent.T, out=d)
+            np.matmul(da[t, :n], recurrent_t, out=d)
     zero_padded_rows(da, lay)
     da2 = da.reshape(te * batch, h)
     if "kernel" in grads:
