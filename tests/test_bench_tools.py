@@ -79,3 +79,15 @@ loss = "cross_entropy"
         assert {node for node, kind in pieces if kind == "max-pool passes"} == {"conv2d_1.pre", "conv2d_2.pre"}
         assert 0 < sum(pieces.values()) <= result[mode]["total_ms"]
     assert "other" in profile_phases.render(str(spec), 8, 16, result)
+
+
+def test_gemm_layouts_names_the_transposed_operands_of_a_step():
+    """mlp_digits' backward takes dX = dy @ W^T with W^T a transposed view: the layouts tool
+    must list it as such, once per dense layer that needs dX, with both times measured."""
+    import gemm_layouts
+
+    rows = gemm_layouts.step_products("mlp_digits")
+    transposed_right = {key[0]: n for key, (n, laid, contiguous) in rows.items()
+                        if key[4] == "T" and laid > 0 and contiguous > 0}  # fmt: skip
+    assert transposed_right == {"dense_2.pre": 1, "dense_3.pre": 1}  # dense_1 needs no dX
+    assert gemm_layouts._layout(np.ones(3)) == "v"
