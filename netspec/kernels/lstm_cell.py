@@ -6,7 +6,9 @@ packed layout, (H * running,), handled as 1-D runs of m values. Gate blocks run 
 internal order o, i, f, g (`internal`, `to_param_order`), with the sigmoid blocks' weights
 pre-scaled by 1/2: one tanh over all four blocks gives g and tanh(z / 2), and sigmoid(z) =
 0.5 tanh(z / 2) + 0.5. `Cell` runs the elementwise part on the compiled loops (lstm_loops.py)
-where they run, else on numpy, with the same values either way.
+where they run, else on numpy, with the same values either way, but for the tanh of a float32
+forward: the compiled cell computes fast_tanh.py's rational (within 6 ulp of numpy's tanh),
+numpy `numpy_tanh32`; tests set that to fast_tanh.reference to compare the two bit for bit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .recurrent_buffers import give, take
 
 # forward pre-scaling of the internal blocks o, i, f (g is unscaled): tanh(u) = tanh(z / 2)
 SIGMOID_SCALE = 0.5
+numpy_tanh32 = np.tanh  # the numpy path's float32 tanh
 
 
 def internal(w: np.ndarray, h: int, scaled: bool) -> np.ndarray:
@@ -49,6 +52,9 @@ class Cell:
     def __init__(self, dtype):
         self.loops = compiled.lstm_loops() if compiled.enabled() else None
         self.half, self.one = np.dtype(dtype).type(0.5), np.dtype(dtype).type(1)
+        f32 = np.dtype(dtype) == np.float32
+        self.whole_cell = self.loops is not None and f32
+        self.tanh = numpy_tanh32 if f32 else np.tanh
 
     @property
     def writes_dz(self) -> bool:
@@ -59,8 +65,14 @@ class Cell:
         """z (4, m) = [z_o/2, z_i/2, z_f/2, z_g] (the GEMM's output; may be G[:, lo:hi] itself)
         -> G[:, lo:hi] = o, i, f, g; CY[0, lo:hi] <- g (next to c_{t-1} in CY[1]); c_out <- f
         c_{t-1} + i g; tc_out <- tanh(c); h_out <- o tc. w: (2, m) scratch."""
+        if self.whole_cell:  # tanh included: numpy's float32 tanh is a scalar loop on some CPUs
+            if np.shares_memory(z, G):  # z is G[:, lo:hi] (inference)
+                self.loops.cell_forward_inplace(G, CY, lo, hi, c_out, tc_out, h_out, self.half)
+            else:
+                self.loops.cell_forward(z, G, CY, lo, hi, c_out, tc_out, h_out, self.half)
+            return
         u = G[:, lo:hi]
-        np.tanh(z, out=u)
+        self.tanh(z, out=u)
         if self.loops is not None:  # the same products and sums in one call
             self.loops.gates(G, CY, lo, hi, c_out, self.half)
         else:
@@ -71,7 +83,7 @@ class Cell:
             np.copyto(cy[0], u[3])  # g, next to c_{t-1}
             np.multiply(u[1:3], cy, out=w)  # [i g, f c_{t-1}]
             np.add(w[0], w[1], out=c_out)
-        np.multiply(u[0], np.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
+        np.multiply(u[0], self.tanh(c_out, out=tc_out), out=h_out)  # o tanh(c)
 
     def factors(self, G, CY, TC):
         """What `backward` needs besides the step's own arrays: numpy's backward factors for
