@@ -71,3 +71,19 @@ def test_compiled_cell_computes_the_reference_bit_for_bit(in_place):
     for k, want in expected.items():
         assert np.array_equal(got[k], want, equal_nan=True), k
     assert np.isnan(G[0, 3]) and G[1, 4] == 1 and G[2, 5] == 0 and G[3, 6] == 1  # NaN kept, clamps
+
+
+@pytest.mark.skipif(not compiled.enabled(), reason="the compiled kernels are off (no Numba)")
+def test_recurrent_tanh_takes_the_rational_only_for_contiguous_float32():
+    """compiled.tanh_inplace (the rnn's tanh): the rational for contiguous float32, numpy's
+    tanh for float64 (gradient checks) and for strided views."""
+    x = (np.random.default_rng(1).standard_normal((33, 20)) * 4).astype(np.float32)
+    a = x.copy()
+    compiled.tanh_inplace(a)
+    assert np.array_equal(a, fast_tanh.reference(x))
+    d = x.astype(np.float64)
+    compiled.tanh_inplace(d)
+    assert np.array_equal(d, np.tanh(x.astype(np.float64)))
+    s = x.copy()
+    compiled.tanh_inplace(s[:, :7])
+    assert np.array_equal(s[:, :7], np.tanh(x[:, :7])) and np.array_equal(s[:, 7:], x[:, 7:])

@@ -1,4 +1,4 @@
-"""Whether the compiled loops (compiled_loops.py and lstm_loops.py, Numba) run, and the switch that turns them off.
+"""Whether the compiled loops (compiled_loops.py, lstm_loops.py and tanh_loops.py, Numba) run, and the switch that turns them off.
 
 Some kernels are data movement that numpy can only do one short image row per call: building
 conv columns, adding column gradients back (col2im), max pooling and its gradient. Their cost
@@ -20,6 +20,8 @@ import importlib
 import os
 from contextlib import contextmanager
 from functools import lru_cache
+
+import numpy as np
 
 ENV = "NETSPEC_KERNELS"  # "numpy": never run the compiled loops
 _forced: list[bool] = []  # innermost `forced(...)` wins (tests)
@@ -59,6 +61,16 @@ def loops():
 def lstm_loops():
     """The lstm cell's loops (lstm_loops.py)."""
     return _module("lstm_loops")
+
+
+def tanh_inplace(a):
+    """a <- tanh(a) for the recurrent kernels: fast_tanh.py's rational on the compiled loops
+    (tanh_loops.py) for contiguous float32 arrays (numpy's float32 tanh is a scalar loop on
+    some CPUs), else numpy's. Not for layers an MLP has: it would load Numba."""
+    if a.dtype == np.float32 and a.flags.c_contiguous and enabled():
+        _module("tanh_loops").tanh_inplace(a.reshape(-1))
+    else:
+        np.tanh(a, out=a)
 
 
 @contextmanager

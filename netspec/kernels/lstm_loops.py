@@ -19,29 +19,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .fast_tanh import CLAMP, P, Q
-
-P0, P1, P2, P3, P4 = (P[k] for k in range(5))
-Q0, Q1, Q2, Q3, Q4 = (Q[k] for k in range(5))
-ONE = P[0]
-
-
-@njit(inline="always")
-def _tanh32(x):
-    """fast_tanh.reference for one float32 value, in its order of operations."""
-    if x > CLAMP:
-        x = CLAMP
-    elif x < -CLAMP:
-        x = -CLAMP
-    s = x * x
-    p = (((P4 * s + P3) * s + P2) * s + P1) * s + P0
-    q = (((Q4 * s + Q3) * s + Q2) * s + Q1) * s + Q0
-    r = (p * x) / q
-    if r > ONE:
-        r = ONE
-    elif r < -ONE:
-        r = -ONE
-    return r
+from .tanh_loops import ONE
+from .tanh_loops import tanh32 as _tanh32
 
 
 @njit(inline="always")
@@ -59,8 +38,7 @@ def _after_gates(G, CY, lo, hi, c_out, tc_out, h_out):
         h_out[j] = o[j] * tc_out[j]
 
 
-# error_model="numpy": with Numba's default a division checks for zero and raises, a branch
-# that keeps LLVM from vectorizing the loop (4 vs 0.7 ns a value in a prototype)
+# error_model="numpy": see tanh_loops.py
 @njit(cache=True, nogil=True, error_model="numpy")
 def cell_forward(z, G, CY, lo, hi, c_out, tc_out, h_out, half):
     """A float32 step's whole cell: from z (4, m) = [z_o/2, z_i/2, z_f/2, z_g], an array of its

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import compiled
 from .activations import leaky_relu, leaky_slope, relu
 from .recurrent_layout import (
     batch_major,
@@ -44,7 +45,7 @@ def rnn_activation(attrs: dict) -> str:
 def _activate(act: str, a: np.ndarray, alpha: float) -> None:
     """a <- g(a), in place."""
     if act == "tanh":
-        np.tanh(a, out=a)
+        compiled.tanh_inplace(a)
     elif act == "relu":
         relu(a, a)
     elif act == "sigmoid":
