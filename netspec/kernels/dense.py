@@ -43,7 +43,8 @@ def forward(attrs, xs, params, ctx):
     y = np.matmul(x2, w, out=scratch(ctx, "y", (x2.shape[0], w.shape[1]), np.result_type(x2, w)))
     b = params.get("bias")
     if b is not None:
-        tile = repeated_rows(ctx, "bias_rows", b, y.shape[0])
+        # training moves the bias every step: no copy to build, and no stamp to take (~1 us)
+        tile = None if ctx is None or ctx.training else repeated_rows(ctx, "bias_rows", b, y.shape[0])
         np.add(y, b if tile is None else tile, out=y)
     if ctx is not None and ctx.relu_output:  # a relu fused in by the plan (inference)
         relu(y, y)
