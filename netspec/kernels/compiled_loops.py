@@ -128,16 +128,23 @@ def max_pool2(xp, pitch, wp, kh, strides, y, relu):
 
 @njit(cache=True, nogil=True)
 def max_pool2x2_values(xp, pitch, kh, y, relu):
-    """max_pool2x2 without codes (inference): y (n, C, Ho, Wo) <- the max of each window, the
-    strides literal as there (max_pool2's general stride loop and row buffer ran it ~2x slower)."""
+    """max_pool2x2 without codes (inference): y (n, C, Ho, Wo) <- the max of each window: the
+    max of its two rows first, in one contiguous pass over the row pair, then of each pair with
+    the stride literal (max_pool2's general `j * sw` loop ran ~2x slower). Rows-first ran 1.6x
+    faster on cnn_mnist's first pool (14 windows a row) and 1.15x on its second (7) than the
+    four-way max per window (AVX2, in one process). The same maxima: np.maximum is exact, NaN
+    propagates either way."""
     n, ch, ho, wo = y.shape
+    both = np.empty(2 * wo, xp.dtype)
     for s in range(n):
         for c in range(ch):
             for i in range(ho):
                 ra, rb = xp[s, c, kh * i * pitch :], xp[s, c, (kh * i + kh - 1) * pitch :]
                 out = y[s, c, i]
+                for t in range(2 * wo):
+                    both[t] = np.maximum(ra[t], rb[t])
                 for j in range(wo):
-                    m = np.maximum(np.maximum(ra[2 * j], ra[2 * j + 1]), np.maximum(rb[2 * j], rb[2 * j + 1]))
+                    m = np.maximum(both[2 * j], both[2 * j + 1])
                     out[j] = np.maximum(m, 0) if relu else m
 
 
