@@ -74,16 +74,23 @@ def test_compiled_cell_computes_the_reference_bit_for_bit(in_place):
 
 
 @pytest.mark.skipif(not compiled.enabled(), reason="the compiled kernels are off (no Numba)")
-def test_recurrent_tanh_takes_the_rational_only_for_contiguous_float32():
-    """compiled.tanh_inplace (the rnn's tanh): the rational for contiguous float32, numpy's
-    tanh for float64 (gradient checks) and for strided views."""
+def test_recurrent_tanh_and_sigmoid_take_the_rational_only_for_float32():
+    """compiled.tanh_cols and sigmoid_cols (the rnn's and the gru's): the rational on the
+    column range of contiguous float32 rows, the rest untouched; numpy's tanh for float64
+    (gradient checks) and for arrays whose rows are not contiguous."""
     x = (np.random.default_rng(1).standard_normal((33, 20)) * 4).astype(np.float32)
     a = x.copy()
-    compiled.tanh_inplace(a)
-    assert np.array_equal(a, fast_tanh.reference(x))
+    compiled.tanh_cols(a, 5, 12)
+    assert np.array_equal(a[:, 5:12], fast_tanh.reference(x[:, 5:12]))
+    assert np.array_equal(a[:, :5], x[:, :5]) and np.array_equal(a[:, 12:], x[:, 12:])
+    a = x.copy()
+    compiled.sigmoid_cols(a, 0, 8)
+    half = np.float32(0.5)
+    assert np.array_equal(a[:, :8], fast_tanh.reference(x[:, :8] * half) * half + half)
+    assert np.array_equal(a[:, 8:], x[:, 8:])
     d = x.astype(np.float64)
-    compiled.tanh_inplace(d)
+    compiled.tanh_cols(d, 0, 20)
     assert np.array_equal(d, np.tanh(x.astype(np.float64)))
-    s = x.copy()
-    compiled.tanh_inplace(s[:, :7])
-    assert np.array_equal(s[:, :7], np.tanh(x[:, :7])) and np.array_equal(s[:, 7:], x[:, 7:])
+    t = x.T.copy().T  # rows not contiguous
+    compiled.tanh_cols(t, 0, 20)
+    assert np.array_equal(t, np.tanh(x))

@@ -63,14 +63,32 @@ def lstm_loops():
     return _module("lstm_loops")
 
 
-def tanh_inplace(a):
-    """a <- tanh(a) for the recurrent kernels: fast_tanh.py's rational on the compiled loops
-    (tanh_loops.py) for contiguous float32 arrays (numpy's float32 tanh is a scalar loop on
-    some CPUs), else numpy's. Not for layers an MLP has: it would load Numba."""
-    if a.dtype == np.float32 and a.flags.c_contiguous and enabled():
-        _module("tanh_loops").tanh_inplace(a.reshape(-1))
+def _rational(a) -> bool:
+    return a.dtype == np.float32 and a.ndim == 2 and a.flags.c_contiguous and enabled()
+
+
+def tanh_cols(a, lo: int, hi: int) -> None:
+    """a[:, lo:hi] <- tanh, in place, for the recurrent kernels: fast_tanh.py's rational on the
+    compiled loops (tanh_loops.py) for a 2-D float32 array with contiguous rows (numpy's
+    float32 tanh is a scalar loop on some CPUs), else numpy's. Not for layers an MLP has: it
+    would load Numba."""
+    if _rational(a):
+        _module("tanh_loops").tanh_cols(a, lo, hi)
     else:
-        np.tanh(a, out=a)
+        v = a[:, lo:hi]
+        np.tanh(v, out=v)
+
+
+def sigmoid_cols(a, lo: int, hi: int) -> None:
+    """a[:, lo:hi] <- sigmoid = 0.5 tanh(a / 2) + 0.5, in place, as tanh_cols chooses."""
+    if _rational(a):
+        _module("tanh_loops").sigmoid_cols(a, lo, hi, a.dtype.type(0.5))
+    else:
+        v = a[:, lo:hi]
+        v *= 0.5
+        np.tanh(v, out=v)
+        v *= 0.5
+        v += 0.5
 
 
 @contextmanager

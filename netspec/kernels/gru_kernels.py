@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import compiled
 from .recurrent_layout import (
     batch_major,
     last_state,
@@ -24,15 +25,6 @@ from .recurrent_layout import (
     zero_padded_rows,
 )
 from .rowwise import col_sum
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """In place: a <- sigmoid(a) = 0.5 * tanh(a / 2) + 0.5 (no overflow)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
 
 
 def gru_forward(attrs, xs, params, ctx):
@@ -54,11 +46,11 @@ def gru_forward(attrs, xs, params, ctx):
         hp += params["bias_hh"]
         g = xp[t, :n]  # becomes the activations r, z, n
         g[:, : 2 * h] += hp[:, : 2 * h]
-        _sigmoid(g[:, : 2 * h])
+        compiled.sigmoid_cols(g, 0, 2 * h)  # r, z = 0.5 tanh(a / 2) + 0.5 (no overflow)
         hn[t, :n] = hp[:, 2 * h :]
         nn = g[:, 2 * h :]
         nn += g[:, :h] * hp[:, 2 * h :]
-        np.tanh(nn, out=nn)
+        compiled.tanh_cols(g, 2 * h, 3 * h)  # n = tanh(nn)
         out = hs[t + 1, :n]
         np.subtract(prev, nn, out=out)  # h = n + z * (h_prev - n)
         out *= g[:, h : 2 * h]

@@ -45,7 +45,7 @@ def rnn_activation(attrs: dict) -> str:
 def _activate(act: str, a: np.ndarray, alpha: float) -> None:
     """a <- g(a), in place."""
     if act == "tanh":
-        compiled.tanh_inplace(a)
+        compiled.tanh_cols(a, 0, a.shape[-1])
     elif act == "relu":
         relu(a, a)
     elif act == "sigmoid":

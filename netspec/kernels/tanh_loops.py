@@ -1,5 +1,6 @@
 """Numba loops for fast_tanh.py's float32 rational tanh (see compiled.py for when they run):
-the scalar function the LSTM cell inlines, and an in-place pass over an array for the rnn.
+the scalar function the LSTM cell inlines, and in-place passes over column ranges for the rnn
+and the gru.
 
 error_model="numpy": with Numba's default a division checks for zero and raises, a branch that
 keeps LLVM from vectorizing the loop (4 vs 0.7 ns a value in a prototype).
@@ -35,7 +36,19 @@ def tanh32(x):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def tanh_inplace(a):
-    """a <- tanh(a), a 1-D float32 array."""
-    for j in range(a.shape[0]):
-        a[j] = tanh32(a[j])
+def tanh_cols(a, lo, hi):
+    """a[:, lo:hi] <- tanh(a[:, lo:hi]), a a 2-D float32 array with contiguous rows."""
+    for r in range(a.shape[0]):
+        row = a[r, lo:hi]
+        for j in range(hi - lo):
+            row[j] = tanh32(row[j])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sigmoid_cols(a, lo, hi, half):
+    """a[:, lo:hi] <- sigmoid(a[:, lo:hi]) = 0.5 tanh(a / 2) + 0.5, in the numpy path's order
+    (compiled.sigmoid_cols)."""
+    for r in range(a.shape[0]):
+        row = a[r, lo:hi]
+        for j in range(hi - lo):
+            row[j] = tanh32(row[j] * half) * half + half
