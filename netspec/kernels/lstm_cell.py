@@ -66,7 +66,9 @@ class Cell:
         -> G[:, lo:hi] = o, i, f, g; CY[0, lo:hi] <- g (next to c_{t-1} in CY[1]); c_out <- f
         c_{t-1} + i g; tc_out <- tanh(c); h_out <- o tc. w: (2, m) scratch."""
         if self.whole_cell:  # tanh included: numpy's float32 tanh is a scalar loop on some CPUs
-            if np.shares_memory(z, G):  # z is G[:, lo:hi] (inference)
+            # z is G itself at inference (np.shares_memory would cost ~1 us a step); any other
+            # overlap stays correct in cell_forward, only slower
+            if z is G and lo == 0 and hi == G.shape[1]:
                 self.loops.cell_forward_inplace(G, CY, lo, hi, c_out, tc_out, h_out, self.half)
             else:
                 self.loops.cell_forward(z, G, CY, lo, hi, c_out, tc_out, h_out, self.half)
