@@ -49,6 +49,7 @@ def test_compiled_cell_computes_the_reference_bit_for_bit(in_place):
     m = 257
     z = (rng.standard_normal((4, m)) * 6).astype(np.float32)
     z[:, :4] = [[np.nan], [np.inf], [-np.inf], [20.0]]
+    z[3, 4] = -0.0  # g = tanh(-0) = -0, as numpy's path keeps it
     cp = (rng.standard_normal(m) * 3).astype(np.float32)
     G, CY = np.zeros((4, m + 3), np.float32), np.zeros((2, m + 3), np.float32)
     CY[1, 3:] = cp
@@ -71,6 +72,7 @@ def test_compiled_cell_computes_the_reference_bit_for_bit(in_place):
     for k, want in expected.items():
         assert np.array_equal(got[k], want, equal_nan=True), k
     assert np.isnan(G[0, 3]) and G[1, 4] == 1 and G[2, 5] == 0 and G[3, 6] == 1  # NaN kept, clamps
+    assert np.signbit(G[3, 3 + 4]) and np.signbit(CY[0, 3 + 4])
 
 
 @pytest.mark.skipif(not compiled.enabled(), reason="the compiled kernels are off (no Numba)")

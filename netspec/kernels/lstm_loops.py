@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from numba import njit
 
-from .tanh_loops import ONE
 from .tanh_loops import tanh32 as _tanh32
 
 
@@ -44,12 +43,13 @@ def cell_forward(z, G, CY, lo, hi, c_out, tc_out, h_out, half):
     """A float32 step's whole cell: from z (4, m) = [z_o/2, z_i/2, z_f/2, z_g], an array of its
     own, o, i, f <- 0.5 tanh(z) + 0.5, g <- tanh(z_g) into G[:, lo:hi] and CY[0, lo:hi],
     c_out <- i g + f c_{t-1}, tc_out <- tanh(c), h_out <- o tc (lstm_cell.Cell.forward)."""
-    for k in range(4):
+    for k in range(3):  # o, i, f: sigmoid
         src, dst = z[k], G[k, lo:hi]
-        scale = half if k < 3 else ONE  # o, i, f: sigmoid; g: tanh
-        shift = half if k < 3 else ONE - ONE
         for j in range(hi - lo):
-            dst[j] = _tanh32(src[j]) * scale + shift
+            dst[j] = _tanh32(src[j]) * half + half
+    src, dst = z[3], G[3, lo:hi]
+    for j in range(hi - lo):  # g: tanh (not * 1 + 0, which would turn a -0 into +0)
+        dst[j] = _tanh32(src[j])
     _after_gates(G, CY, lo, hi, c_out, tc_out, h_out)
 
 
@@ -58,12 +58,13 @@ def cell_forward_inplace(G, CY, lo, hi, c_out, tc_out, h_out, half):
     """cell_forward with z = G[:, lo:hi] itself (inference). A function of its own: given z
     and G as two arguments, LLVM cannot tell that they are one array and checks for overlap,
     which sends the loops to their scalar versions (434 vs 57 us for 16,384 values a block)."""
-    for k in range(4):
+    for k in range(3):
         a = G[k, lo:hi]
-        scale = half if k < 3 else ONE
-        shift = half if k < 3 else ONE - ONE
         for j in range(hi - lo):
-            a[j] = _tanh32(a[j]) * scale + shift
+            a[j] = _tanh32(a[j]) * half + half
+    a = G[3, lo:hi]
+    for j in range(hi - lo):
+        a[j] = _tanh32(a[j])
     _after_gates(G, CY, lo, hi, c_out, tc_out, h_out)
 
 
