@@ -244,17 +244,23 @@ def max_unpool2(dy, live, masked, hcode, vcode, kh, strides, dxp, pitch, hp, wp)
 
 @njit(cache=True, nogil=True)
 def pad(x, top, left, value, out):
-    """out (n, C, Hp, Wp) <- x (n, C, H, W) at (top, left), `value` everywhere else (Window.pad)."""
+    """out (n, C, Hp, Wp) <- x (n, C, H, W) at (top, left), `value` everywhere else (Window.pad).
+    The fills are loops: slice assignments cost more a row than 14 to 28 values do (conv 16
+    channels at 14x14, batch 256: 0.44 vs 0.35 ms in one process)."""
     n, ch, h, w = x.shape
+    wp = out.shape[3]
     for s in range(n):
         for c in range(ch):
             for r in range(out.shape[2]):
                 row = out[s, c, r]
                 if r < top or r >= top + h:
-                    row[:] = value
+                    for t in range(wp):
+                        row[t] = value
                     continue
                 src, dst = x[s, c, r - top], row[left:]
-                row[:left] = value
+                for t in range(left):
+                    row[t] = value
                 for t in range(w):
                     dst[t] = src[t]
-                row[left + w :] = value
+                for t in range(left + w, wp):
+                    row[t] = value
