@@ -24,6 +24,8 @@ B, T, N_IN, H = 6, 7, 3, 5
 @pytest.fixture(autouse=True)
 def numpy_path_with_the_compiled_tanh(monkeypatch):
     monkeypatch.setattr(lstm_cell, "numpy_tanh32", fast_tanh.reference)
+
+
 LENGTHS = {
     "full batch": None,
     "lengths": np.array([7, 2, 5, 7, 1, 4]),

@@ -1,8 +1,8 @@
 """A float32 tanh made of multiplies, adds and one division, which a compiled loop vectorizes.
 
 numpy's float32 tanh is a SIMD loop only on some CPUs; on an AVX2-only machine (numpy 2.4) it
-ran ~2.7 ns a value, most of an lstm_seq inference batch, while this rational in a compiled
-loop ran 0.7 ns (8,192 values: 5.7 vs 35 us). lstm_loops.py computes it per value in exactly
+ran ~3 ns a value, most of an lstm_seq inference batch, while this rational in a compiled
+loop ran ~1 ns (`python bench/fit_tanh.py --speed`). lstm_loops.py computes it per value in exactly
 the order `reference` does with numpy ufuncs (no fused multiply-adds), so the two give the
 same bits: `reference` is what the tests hold the compiled cell to.
 
@@ -10,8 +10,9 @@ same bits: `reference` is what the tests hold the compiled cell to.
 
 P and Q (degree 4 in x^2) were fitted by bench/fit_tanh.py (relative minimax error 2e-8 in
 float64); evaluated in float32 the result is within 6 ulp of tanh (numpy's: 1.4), monotone but
-for steps back of up to 8 ulp (5e-7) near +-1, odd, exactly 0 at 0 and +-1 beyond CLAMP (where float32 tanh rounds to +-1
-anyway). NaN stays NaN: the clamps are comparisons that a NaN fails.
+for steps back of up to 8 ulp (5e-7) near +-1, odd, exactly 0 at 0 and +-1 beyond CLAMP (where
+float32 tanh rounds to +-1 anyway). NaN stays NaN: the clamps are comparisons that a NaN fails.
+`python bench/fit_tanh.py --speed` times it against numpy's tanh.
 """
 
 from __future__ import annotations
