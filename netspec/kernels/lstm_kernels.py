@@ -221,14 +221,23 @@ def lstm_backward(attrs, dy, cache, params, grads, need_dx, ctx):
         dstate = [unsorted_rows(np.concatenate([dh0.T, dc0.T], axis=1), lay) if need_dx[1] else None]
     if not cell.writes_dz:
         np.copyto(dz.reshape(4 * h, te, batch), Z[:, 1:5].reshape(te, 4 * h, batch).transpose(1, 0, 2))
-    # the GEMM operands of all steps stacked, (te B, K), time-major like dz: copied transposed so
-    # the product's right operand is contiguous (OpenBLAS runs a transposed one slower; lstm_seq:
-    # 25 + 716 us with (K, te B) rows as a view, 38 + 675 us so, the same bits)
-    ops = take((te, batch, XH.shape[1]), dt)
-    np.copyto(ops, XH[:te].transpose(0, 2, 1))
+    # the GEMM operands of all steps, time-major like dz. Up to batch 64 they are copied
+    # transposed, (te B, K), so the product's right operand is contiguous (OpenBLAS ran a
+    # transposed one slower there: lstm_seq 25 + 716 us as (K, te B) rows, 38 + 675 us so, on
+    # AVX-512); at batch 256 the transposing copy cost more than it saved (10.9 vs 11.4 ms,
+    # AVX2). Either way the same bits.
+    k = XH.shape[1]
+    if batch <= 64:
+        ops = take((te, batch, k), dt)
+        np.copyto(ops, XH[:te].transpose(0, 2, 1))
+        right = ops.reshape(-1, k)
+    else:
+        ops = take((k, te, batch), dt)
+        np.copyto(ops, XH[:te].transpose(1, 0, 2))
+        right = ops.reshape(k, -1).T
     give(Z, G, CY, TC, XH, *(fac or ()))
     # (4H, te B) @ (te B, K): measured 0.72 vs 0.79 ms for the (K, 4H) orientation (lstm_seq)
-    split_weight_grads(np.matmul(dz, ops.reshape(-1, ops.shape[2])), n_in, h, grads)
+    split_weight_grads(np.matmul(dz, right), n_in, h, grads)
     give(ops)
     dx = None
     if need_dx[0]:
